@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test`.  Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench docker-config migrate superuser clean venv
+
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+
+## Start the web app and the django-q2 worker on the embedded default (SQLite, ORM broker, local storage).
+run: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py serve
+
+## Create a superuser: interactive, or from DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD.
+superuser: migrate
+	@if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+		$(PY) manage.py createsuperuser --noinput || true; \
+	else \
+		$(PY) manage.py createsuperuser; \
+	fi
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bench: $(STAMP)
+	@set -e; found=0; for script in benchmarks/*.py; do \
+		[ -e "$$script" ] || continue; found=1; echo "== $$script"; $(PY) $$script; \
+	done; [ $$found = 1 ] || echo "no benchmarks yet"
+
+docker-config: $(STAMP)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker/compose.yml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,59 @@
+"""Records of traffic with external systems (RET-08)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+REQUEST_BODY_LIMIT = 64 * 1024
+
+
+class IntegrationLog(models.Model):
+    """One inbound API write or one outbound call to 1C, Bitrix24, OpenAI or the warehouse."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class System(models.TextChoices):
+        ONEC = "1c", "1C"
+        BITRIX24 = "b24", "Bitrix24"
+        WAREHOUSE = "warehouse", "Walking Warehouse"
+        OPENAI = "openai", "OpenAI"
+
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        ERROR = "error", "Error"
+        RETRY = "retry", "Retry"
+
+    ts = models.DateTimeField(default=timezone.now, db_index=True)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    external_system = models.CharField(max_length=16, choices=System.choices)
+    endpoint = models.CharField(max_length=500, help_text="Path or method; secrets masked.")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=128, null=True, blank=True, db_index=True)
+    resource_ref = models.CharField(max_length=128, null=True, blank=True, db_index=True)
+    request = models.JSONField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=128, null=True, blank=True)
+    retry_count = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-ts", "-id"]
+        indexes = [models.Index(fields=["external_system", "status", "-ts"], name="integrationlog_sys_status_ts")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(direction__in=["inbound", "outbound"]), name="integrationlog_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(external_system__in=["1c", "b24", "warehouse", "openai"]),
+                name="integrationlog_system_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["success", "error", "retry"]), name="integrationlog_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.direction} {self.external_system} {self.endpoint} {self.status}"

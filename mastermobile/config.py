@@ -1,0 +1,373 @@
+"""Typed, validated application configuration read from the environment.
+
+``settings.py`` builds one :class:`AppConfig` at start-up through
+:func:`load_config`; everything else reads ``settings.APP_CONFIG`` (or the
+plain Django settings derived from it).  Keeping the parsing here, apart from
+Django's settings module, lets tests feed any mapping and check every rule
+without reloading Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+APP_ENVS = ("local", "development", "test", "staging", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+STORAGE_BACKENDS = ("local", "s3")
+Q_BROKERS = ("orm", "redis")
+STT_ENGINES = ("openai-whisper", "stub")
+INSECURE_JWT_SECRET = "changeme"
+
+
+class ConfigError(ImproperlyConfigured):
+    """A variable has a value the service cannot run with.
+
+    The message is one line that names the variable and what is accepted.
+    """
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    app_env: str
+    app_host: str
+    app_port: int
+    debug: bool
+    secret_key: str
+    allowed_hosts: tuple[str, ...]
+    csrf_trusted_origins: tuple[str, ...]
+    log_level: str
+    log_format: str
+
+    database_url: str | None
+    redis_host: str
+    redis_port: int
+    q_broker: str
+    q_workers: int
+
+    b24_base_url: str
+    b24_webhook_user_id: str
+    b24_webhook_token: str
+    b24_rate_limit_rps: float
+    b24_backoff_seconds: float
+    b24_max_attempts: int
+    b24_use_batch: bool
+    export_low_rate_mode: bool
+    request_timeout_s: float
+
+    openai_api_key: str
+    openai_base_url: str
+    chatgpt_proxy_url: str
+    stt_openai_model: str
+    stt_default_engine: str
+    stt_default_language: str
+    stt_max_file_minutes: int
+    stt_max_file_size_mb: int
+    stt_chunk_minutes: int
+    stt_request_timeout_s: float
+    stt_error_hint_413: str
+    stt_error_hint_422: str
+    transcribe_concurrency: int
+    whisper_rate_per_min_usd: Decimal
+    usd_rub_rate: Decimal
+    call_export_budget_usd: Decimal | None
+    call_summary_enabled: bool
+    call_export_cron: str
+    call_export_default_days: int
+    call_export_timezone: str
+
+    storage_backend: str
+    local_storage_dir: str
+    s3_endpoint_url: str
+    s3_region: str
+    s3_bucket: str
+    s3_access_key_id: str
+    s3_secret_access_key: str
+    raw_recording_retention_days: int
+    transcript_retention_days: int
+    summary_retention_days: int
+    storage_cleanup_interval_hours: int
+    disk_encryption_flag: bool
+
+    worker_metrics_host: str
+    worker_metrics_port: int
+    enable_tracing: bool
+    pii_masking_enabled: bool
+
+    jwt_secret: str
+    jwt_issuer: str
+    cors_origins: tuple[str, ...]
+    max_page_size: int
+    api_throttle_rate: str
+    max_json_body_bytes: int
+
+    @property
+    def stt_enabled(self) -> bool:
+        """PLAT-05: transcription runs only with a key and a positive limit."""
+        return bool(self.openai_api_key) and self.stt_max_file_minutes > 0
+
+    @property
+    def uses_redis_broker(self) -> bool:
+        return self.q_broker == "redis"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in logs or error bodies (PLAT-52)."""
+        candidates = (
+            self.jwt_secret,
+            self.b24_webhook_token,
+            self.openai_api_key,
+            self.s3_secret_access_key,
+            self.secret_key,
+        )
+        # Very short values ("1", "x") would mask ordinary words in logs.
+        return tuple(s for s in candidates if s and len(s) >= 6)
+
+
+class _Reader:
+    """Reads one variable at a time and turns bad values into ConfigError."""
+
+    def __init__(self, environ_map: Mapping[str, str]):
+        self.env = environ.Env()
+        self.env.ENVIRON = dict(environ_map)
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.ENVIRON.get(name)
+        return None if value is None else value.strip()
+
+    def str(self, name: str, default: str = "") -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.str(name, default) or default
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} is not valid; accepted values: {', '.join(choices)}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: true, false")
+
+    def int(self, name: str, default: int, *, minimum: int | None = 0, maximum: int | None = None) -> int:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not an integer{_range_hint(minimum, maximum)}") from None
+        _check_range(name, value, number, minimum, maximum)
+        return number
+
+    def float(self, name: str, default: float, *, minimum: float | None = 0, maximum: float | None = None) -> float:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{name}={value!r} is not a number{_range_hint(minimum, maximum)}") from None
+        if number != number:  # NaN
+            raise ConfigError(f"{name}={value!r} is not a number{_range_hint(minimum, maximum)}")
+        _check_range(name, value, number, minimum, maximum)
+        return number
+
+    def decimal(self, name: str, default: str | None, *, minimum: Decimal = Decimal(0)) -> Decimal | None:
+        value = self.raw(name)
+        if value is None or value == "":
+            return None if default is None else Decimal(default)
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ConfigError(f"{name}={value!r} is not a decimal number (>= {minimum})") from None
+        if not number.is_finite() or number < minimum:
+            raise ConfigError(f"{name}={value!r} is out of range; accepted: a decimal number >= {minimum}")
+        return number
+
+    def list(self, name: str, default: str) -> tuple[str, ...]:
+        value = self.str(name, default)
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    def http_url(self, name: str, default: str, *, required: bool = True) -> str:
+        value = self.str(name, default)
+        if not value and not required:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"{name}={_redact_url(value)!r} is not an http(s) URL; accepted: http://host[:port]/path or https://…"
+            )
+        return value
+
+
+def _range_hint(minimum: float | None, maximum: float | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" (accepted: {minimum}…{maximum})"
+    if minimum is not None:
+        return f" (accepted: >= {minimum})"
+    return ""
+
+
+def _check_range(name: str, raw: str, number: float, minimum: float | None, maximum: float | None) -> None:
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ConfigError(f"{name}={raw!r} is out of range{_range_hint(minimum, maximum)}")
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(parts.password, "***")
+    return url
+
+
+def _database_url(read: _Reader) -> str | None:
+    """PLAT-02: DATABASE_URL wins, then DB_* when DB_HOST is set, else None (SQLite)."""
+    url = read.str("DATABASE_URL")
+    if url:
+        try:
+            environ.Env.db_url_config(url)
+        except Exception:
+            raise ConfigError(
+                "DATABASE_URL is not a database URL; accepted: postgres://user:pass@host:port/name or sqlite:///path"
+            ) from None
+        return url
+    host = read.str("DB_HOST")
+    if not host:
+        return None
+    port = read.int("DB_PORT", 5432, minimum=1, maximum=65535)
+    user = read.str("DB_USER", "postgres")
+    password = read.str("DB_PASSWORD", "postgres")
+    name = read.str("DB_NAME", "mastermobile")
+    return f"postgres://{user}:{password}@{host}:{port}/{name}"
+
+
+def load_config(environ_map: Mapping[str, str]) -> AppConfig:
+    """Parse and validate every variable; raise ConfigError on the first bad one."""
+    read = _Reader(environ_map)
+    app_env = read.choice("APP_ENV", "local", APP_ENVS)
+    production = app_env == "production"
+
+    jwt_secret = read.str("JWT_SECRET", INSECURE_JWT_SECRET)
+    if production and (not jwt_secret or jwt_secret == INSECURE_JWT_SECRET):
+        raise ConfigError("JWT_SECRET must be set to a real secret when APP_ENV=production (not 'changeme')")
+    secret_key = read.str("DJANGO_SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("DJANGO_SECRET_KEY must be set when APP_ENV=production")
+        secret_key = "insecure-local-only-" + "x" * 40
+
+    storage_backend = read.choice("STORAGE_BACKEND", "local", STORAGE_BACKENDS)
+    s3_bucket = read.str("S3_BUCKET")
+    if storage_backend == "s3" and not s3_bucket:
+        raise ConfigError("S3_BUCKET is required when STORAGE_BACKEND=s3")
+
+    redis_host = read.str("REDIS_HOST", "redis")
+    q_broker = read.choice("Q_BROKER", "orm", Q_BROKERS)
+
+    debug_default = app_env == "local"
+    return AppConfig(
+        app_env=app_env,
+        app_host=read.str("APP_HOST", "0.0.0.0"),
+        app_port=read.int("APP_PORT", 8000, minimum=1, maximum=65535),
+        debug=read.bool("DJANGO_DEBUG", debug_default) and not production,
+        secret_key=secret_key,
+        allowed_hosts=read.list("ALLOWED_HOSTS", "*" if not production else "localhost"),
+        csrf_trusted_origins=read.list("CSRF_TRUSTED_ORIGINS", ""),
+        log_level=read.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
+        log_format=read.choice("LOG_FORMAT", "text" if app_env == "local" else "json", ("json", "text")),
+        database_url=_database_url(read),
+        redis_host=redis_host,
+        redis_port=read.int("REDIS_PORT", 6379, minimum=1, maximum=65535),
+        q_broker=q_broker,
+        q_workers=read.int("Q_WORKERS", 2, minimum=1, maximum=64),
+        b24_base_url=read.http_url("B24_BASE_URL", "https://example.bitrix24.ru/rest"),
+        b24_webhook_user_id=read.str("B24_WEBHOOK_USER_ID", "1"),
+        b24_webhook_token=read.str("B24_WEBHOOK_TOKEN", "changeme"),
+        b24_rate_limit_rps=read.float("B24_RATE_LIMIT_RPS", 2.0, minimum=0),
+        b24_backoff_seconds=read.float("B24_BACKOFF_SECONDS", 5.0, minimum=0),
+        b24_max_attempts=read.int("B24_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
+        b24_use_batch=read.bool("B24_USE_BATCH", True),
+        export_low_rate_mode=read.bool("EXPORT_LOW_RATE_MODE", False),
+        request_timeout_s=read.float("REQUEST_TIMEOUT_S", 30.0, minimum=0.1),
+        openai_api_key=read.str("OPENAI_API_KEY"),
+        openai_base_url=read.http_url("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        chatgpt_proxy_url=read.http_url("CHATGPT_PROXY_URL", "", required=False),
+        stt_openai_model=read.str("STT_OPENAI_MODEL", "whisper-1") or "whisper-1",
+        stt_default_engine=read.choice("STT_DEFAULT_ENGINE", "openai-whisper", STT_ENGINES),
+        stt_default_language=read.str("STT_DEFAULT_LANGUAGE"),
+        stt_max_file_minutes=read.int("STT_MAX_FILE_MINUTES", 0, minimum=0),
+        stt_max_file_size_mb=read.int("STT_MAX_FILE_SIZE_MB", 25, minimum=1),
+        stt_chunk_minutes=read.int("STT_CHUNK_MINUTES", 10, minimum=1),
+        stt_request_timeout_s=read.float("STT_REQUEST_TIMEOUT_S", 300.0, minimum=1),
+        stt_error_hint_413=read.str("STT_ERROR_HINT_413", "file exceeds the allowed limits"),
+        stt_error_hint_422=read.str("STT_ERROR_HINT_422", "format not recognised, try WAV/MP3/M4A"),
+        transcribe_concurrency=read.int("TRANSCRIBE_CONCURRENCY", 10, minimum=1, maximum=100),
+        whisper_rate_per_min_usd=read.decimal("WHISPER_RATE_PER_MIN_USD", "0.006"),
+        usd_rub_rate=read.decimal("USD_RUB_RATE", "100"),
+        call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),
+        call_summary_enabled=read.bool("CALL_SUMMARY_ENABLED", False),
+        call_export_cron=_cron(read.str("CALL_EXPORT_CRON", "0 2 * * *") or "0 2 * * *"),
+        call_export_default_days=read.int("CALL_EXPORT_DEFAULT_DAYS", 60, minimum=1, maximum=3650),
+        call_export_timezone=_timezone(read.str("CALL_EXPORT_TIMEZONE", "Europe/Moscow") or "Europe/Moscow"),
+        storage_backend=storage_backend,
+        local_storage_dir=read.str("LOCAL_STORAGE_DIR"),
+        s3_endpoint_url=read.http_url("S3_ENDPOINT_URL", "", required=False),
+        s3_region=read.str("S3_REGION"),
+        s3_bucket=s3_bucket,
+        s3_access_key_id=read.str("S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=read.str("S3_SECRET_ACCESS_KEY"),
+        raw_recording_retention_days=read.int("RAW_RECORDING_RETENTION_DAYS", 90, minimum=1),
+        transcript_retention_days=read.int("TRANSCRIPT_RETENTION_DAYS", 180, minimum=1),
+        summary_retention_days=read.int("SUMMARY_RETENTION_DAYS", 180, minimum=1),
+        storage_cleanup_interval_hours=read.int("STORAGE_CLEANUP_INTERVAL_HOURS", 24, minimum=1),
+        disk_encryption_flag=read.bool("DISK_ENCRYPTION_FLAG", False),
+        worker_metrics_host=read.str("WORKER_METRICS_HOST", "0.0.0.0"),
+        worker_metrics_port=read.int("WORKER_METRICS_PORT", 9100, minimum=1, maximum=65535),
+        enable_tracing=read.bool("ENABLE_TRACING", False),
+        pii_masking_enabled=read.bool("PII_MASKING_ENABLED", False),
+        jwt_secret=jwt_secret,
+        jwt_issuer=read.str("JWT_ISSUER", "mastermobile") or "mastermobile",
+        cors_origins=read.list("CORS_ORIGINS", "http://localhost:3000"),
+        max_page_size=read.int("MAX_PAGE_SIZE", 100, minimum=1, maximum=1000),
+        api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),
+        max_json_body_bytes=read.int("MAX_JSON_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+    )
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5:
+        raise ConfigError(
+            f"CALL_EXPORT_CRON={value!r} is not a cron expression; accepted: five fields, e.g. '0 2 * * *'"
+        )
+    return value
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"CALL_EXPORT_TIMEZONE={value!r} is not an IANA time zone, e.g. Europe/Moscow") from None
+    return value
+
+
+def _throttle_rate(value: str) -> str:
+    number, _, period = value.partition("/")
+    if not number.isdigit() or int(number) < 1 or period not in ("s", "sec", "m", "min", "h", "hour", "d", "day"):
+        raise ConfigError(f"API_THROTTLE_RATE={value!r} is not a rate; accepted: N/s, N/min, N/hour, N/day")
+    return value

@@ -1,0 +1,72 @@
+"""Run the web server and the django-q2 cluster together; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Start gunicorn (APP_HOST:APP_PORT) and the django-q2 cluster; stop both on Ctrl-C or SIGTERM."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--no-worker", action="store_true", help="start only the web server")
+
+    def handle(self, *args, web_workers: int, no_worker: bool, **options) -> None:
+        config = settings.APP_CONFIG
+        bind = f"{config.app_host}:{config.app_port}"
+        commands = {
+            "web": [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "mastermobile.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                str(web_workers),
+                "--access-logfile",
+                "-",
+            ],
+        }
+        if not no_worker:
+            commands["worker"] = [sys.executable, "manage.py", "qcluster"]
+        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+        self.stdout.write(
+            f"MasterMobile on http://{'127.0.0.1' if config.app_host == '0.0.0.0' else config.app_host}:{config.app_port}/ "
+            f"(admin /admin/, API docs /api/docs/); {', '.join(processes)} started. Ctrl-C stops."
+        )
+
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, process in processes.items():
+                if process.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {process.returncode}; stopping the others.")
+                    exit_code = process.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if exit_code:
+            raise SystemExit(exit_code)

@@ -1,0 +1,162 @@
+"""Structured logging: JSON lines, request context and masking (PLAT-50…52)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from mastermobile.observability.context import idempotency_key_var, request_id_var, user_role_var
+
+# Attributes every LogRecord has; anything else was passed through `extra=`.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_CONTEXT_FIELDS = ("request_id", "idempotency_key", "user_role")
+
+SENSITIVE_KEYS = frozenset(
+    {
+        "phone",
+        "phone_number",
+        "from",
+        "to",
+        "address",
+        "email",
+        "token",
+        "password",
+        "authorization",
+        "secret",
+        "api_key",
+        "access_token",
+        "refresh_token",
+    }
+)
+_ALWAYS_SECRET_KEYS = frozenset({"authorization", "password", "token", "secret", "api_key", "access_token"})
+
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+# International or local phone numbers: an optional +, then 10–15 digits that
+# may be split by spaces, dashes, dots or brackets.
+_PHONE = re.compile(r"(?<![\w/.-])(\+?\d[\d\s().-]{8,18}\d)(?![\w/-])")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
+# Bitrix24 webhook URLs carry the token in the path: /rest/<user>/<token>/method
+_B24_WEBHOOK = re.compile(r"(/rest/\d+/)([^/\s?]+)")
+
+
+def mask_phone(value: str) -> str:
+    digits = value.strip()
+    return digits[:2] + "***" if len(digits) > 2 else "***"
+
+
+def mask_email(match: re.Match[str]) -> str:
+    return f"{match.group(1)}***@{match.group(2)}"
+
+
+def _mask_phone_match(match: re.Match[str]) -> str:
+    raw = match.group(1)
+    digit_count = sum(ch.isdigit() for ch in raw)
+    if digit_count < 10 or digit_count > 15:
+        return raw
+    return mask_phone(raw)
+
+
+class Redactor:
+    """Removes secrets always and personal data when masking is on."""
+
+    def __init__(self, secrets: Iterable[str] = (), mask_pii: bool = False):
+        self.secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        self.mask_pii = mask_pii
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        value = _BEARER.sub(r"\1 ***", value)
+        value = _JWT.sub("***", value)
+        value = _B24_WEBHOOK.sub(r"\1***", value)
+        if self.mask_pii:
+            value = _EMAIL.sub(mask_email, value)
+            value = _PHONE.sub(_mask_phone_match, value)
+        return value
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        lowered = key.lower() if key else None
+        if lowered in _ALWAYS_SECRET_KEYS and value not in (None, ""):
+            return "***"
+        if isinstance(value, dict):
+            return {k: self.value(v, str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        if isinstance(value, str):
+            if self.mask_pii and lowered in SENSITIVE_KEYS and value:
+                return mask_email(_EMAIL.match(value)) if _EMAIL.fullmatch(value) else mask_phone(value)
+            return self.text(value)
+        return value
+
+
+class RedactionFilter(logging.Filter):
+    """Masks the message, its arguments and every structured field of a record."""
+
+    def __init__(self, secrets: Iterable[str] = (), mask_pii: bool = False):
+        super().__init__()
+        self.redactor = Redactor(secrets, mask_pii)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = self.redactor.text(message)
+        record.args = ()
+        for name, value in list(vars(record).items()):
+            if name not in _RECORD_ATTRS and name not in _CONTEXT_FIELDS:
+                setattr(record, name, self.redactor.value(value, name))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redactor.text(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = self.redactor.text(record.exc_text)
+        return True
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the current request id, role and idempotency key to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get() or "-"
+        if getattr(record, "user_role", None) is None:
+            record.user_role = user_role_var.get()
+        if getattr(record, "idempotency_key", None) is None:
+            record.idempotency_key = idempotency_key_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (PLAT-50)."""
+
+    def __init__(self, service: str = "mastermobile", environment: str = "local"):
+        super().__init__()
+        self.service = service
+        self.environment = environment
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "service": self.service,
+            "environment": self.environment,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value not in (None, "-"):
+                payload[name] = value
+        for name, value in vars(record).items():
+            if name not in _RECORD_ATTRS and name not in _CONTEXT_FIELDS:
+                payload[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exception"] = record.exc_text
+        return json.dumps(payload, default=str, ensure_ascii=False)

@@ -1,0 +1,78 @@
+"""django-q2 configuration and the schedules every app registers.
+
+Broker choice (PLAT-03):
+- ``orm`` (default): tasks are rows in the project's own database.  Nothing
+  else to run, which is what ``make run`` on a bare machine needs; it is fine
+  for the volumes of one back-office (thousands of tasks a day).
+- ``redis`` (``Q_BROKER=redis``): the scale-out path used by docker compose and
+  CI.  Lower latency and no polling load on the database when several worker
+  containers share the queue.
+
+Results and schedules always live in the database, so the admin shows them
+whichever broker carries the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mastermobile.config import AppConfig
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "mastermobile"
+
+
+def build_q_cluster(config: AppConfig) -> dict:
+    cluster = {
+        "name": QUEUE_NAME,
+        "workers": config.q_workers,
+        # A task that runs longer than this is killed; retry must be larger
+        # so that a slow task is not picked up twice.
+        "timeout": 1800,
+        "retry": 1860,
+        "max_attempts": 3,
+        "queue_limit": 50,
+        "bulk": 10,
+        "catch_up": False,
+        "save_limit": 1000,
+        "label": "Task queue",
+        "ack_failures": True,
+    }
+    if config.uses_redis_broker:
+        cluster["redis"] = {"host": config.redis_host, "port": config.redis_port, "db": 0}
+    else:
+        cluster["orm"] = "default"
+        cluster["poll"] = 0.5
+    return cluster
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A recurring task an app needs; created or updated after every migrate."""
+
+    name: str
+    func: str
+    minutes: int | None = None
+    cron: str | None = None
+
+
+def ensure_schedules(specs: list[ScheduleSpec]) -> None:
+    """Create or update the named schedules (idempotent; run on post_migrate)."""
+    from django_q.models import Schedule
+
+    for spec in specs:
+        if spec.cron:
+            defaults = {"func": spec.func, "schedule_type": Schedule.CRON, "cron": spec.cron, "minutes": None}
+        else:
+            defaults = {"func": spec.func, "schedule_type": Schedule.MINUTES, "minutes": spec.minutes, "cron": None}
+        Schedule.objects.update_or_create(name=spec.name, defaults={**defaults, "repeats": -1})
+
+
+def ping_task(value: str) -> str:
+    """A trivial task used by `manage.py q_ping` and tests to prove a worker runs."""
+    logger.info("q.ping", extra={"event": "q.ping", "value": value})
+    return f"pong:{value}"

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from django_prometheus import exports as prometheus_exports
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from mastermobile.system import HealthView, PingView
+
+admin.site.site_header = "MasterMobile"
+admin.site.site_title = "MasterMobile"
+admin.site.index_title = "Back-office"
+
+handler404 = "mastermobile.api.errors.handler404"
+handler500 = "mastermobile.api.errors.handler500"
+
+api_v1 = [
+    path("system/ping", PingView.as_view(), name="system-ping"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", HealthView.as_view(), name="health"),
+    path("metrics", prometheus_exports.ExportToDjangoView, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/auth/", include("rest_framework.urls")),
+    path("api/v1/", include(api_v1)),
+]
