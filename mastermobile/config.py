@@ -233,16 +233,18 @@ def _redact_url(url: str) -> str:
     return url
 
 
+_DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+
+
 def _database_url(read: _Reader) -> str | None:
     """PLAT-02: DATABASE_URL wins, then DB_* when DB_HOST is set, else None (SQLite)."""
     url = read.str("DATABASE_URL")
     if url:
-        try:
-            environ.Env.db_url_config(url)
-        except Exception:
+        scheme = urlsplit(url).scheme
+        if scheme not in _DATABASE_SCHEMES:
             raise ConfigError(
                 "DATABASE_URL is not a database URL; accepted: postgres://user:pass@host:port/name or sqlite:///path"
-            ) from None
+            )
         return url
     host = read.str("DB_HOST")
     if not host:

@@ -27,6 +27,8 @@ class HasRole(permissions.BasePermission):
         user = request.user
         if not isinstance(user, Principal):
             return False
+        if not hasattr(view, request.method.lower()):
+            return True  # let the view answer 405 rather than hide it behind 403
         roles = getattr(view, "allowed_roles", {}).get(request.method)
         if roles is None and request.method in ("HEAD", "OPTIONS"):
             roles = getattr(view, "allowed_roles", {}).get("GET")

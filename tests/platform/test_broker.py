@@ -1,0 +1,30 @@
+"""The broker named by Q_BROKER is the one django-q2 uses (PLAT-03)."""
+
+import uuid
+
+import pytest
+from django.conf import settings
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis
+
+from mastermobile.q import QUEUE_NAME
+
+
+@pytest.mark.django_db
+def test_the_configured_broker_is_used():
+    expected = Redis if settings.APP_CONFIG.uses_redis_broker else ORM
+
+    assert type(get_broker()) is expected
+
+
+@pytest.mark.redis
+def test_the_redis_broker_round_trips_a_message():
+    broker = get_broker(list_key=f"{QUEUE_NAME}-test-{uuid.uuid4().hex}")
+    assert broker.ping()
+
+    broker.enqueue("payload-1")
+    task = broker.dequeue()
+
+    assert task[0][1] == b"payload-1"
+    broker.delete_queue()
