@@ -15,6 +15,7 @@ whichever broker carries the messages.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -76,3 +77,50 @@ def ping_task(value: str) -> str:
     """A trivial task used by `manage.py q_ping` and tests to prove a worker runs."""
     logger.info("q.ping", extra={"event": "q.ping", "value": value})
     return f"pong:{value}"
+
+
+def carry_correlation_id(sender: str, task: dict, **kwargs: object) -> None:
+    """pre_enqueue: a task started by a request remembers the request id (PLAT-20)."""
+    from mastermobile.observability.context import current_request_id
+
+    if not task.get("correlation_id"):
+        task["correlation_id"] = current_request_id()
+
+
+def enter_task_context(sender: str, func: object, task: dict, **kwargs: object) -> None:
+    """pre_execute (in the worker): log lines of the task carry its correlation id."""
+    from mastermobile.observability.context import request_id_var
+
+    task["_context_token"] = request_id_var.set(task.get("correlation_id") or f"task-{task['id']}")
+    task["_monotonic_start"] = time.monotonic()
+
+
+def leave_task_context(sender: str, func: object, task: dict, **kwargs: object) -> None:
+    """post_execute_in_worker: restore the context and record the task's duration."""
+    from mastermobile.observability.context import request_id_var
+    from mastermobile.observability.metrics import BACKGROUND_TASK_DURATION
+
+    token = task.pop("_context_token", None)
+    if token is not None:
+        request_id_var.reset(token)
+    started = task.pop("_monotonic_start", None)
+    if started is not None:
+        status = "success" if task.get("success", False) else "failure"
+        BACKGROUND_TASK_DURATION.labels(task_name=str(task.get("func")), status=status).observe(
+            time.monotonic() - started
+        )
+
+
+def connect_task_signals() -> None:
+    from django_q.signals import post_execute_in_worker, pre_enqueue, pre_execute
+
+    pre_enqueue.connect(carry_correlation_id, dispatch_uid="mastermobile.carry_correlation_id")
+    pre_execute.connect(enter_task_context, dispatch_uid="mastermobile.enter_task_context")
+    post_execute_in_worker.connect(leave_task_context, dispatch_uid="mastermobile.leave_task_context")
+
+
+def current_correlation_id_task() -> str | None:
+    """A task that reports the id its log lines carry (used by tests and `q_ping`)."""
+    from mastermobile.observability.context import current_request_id
+
+    return current_request_id()
