@@ -28,3 +28,24 @@ def test_the_redis_broker_round_trips_a_message():
 
     assert task[0][1] == b"payload-1"
     broker.delete_queue()
+
+
+@pytest.mark.django_db
+def test_queue_lag_is_the_age_of_the_oldest_waiting_task():
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.signing import SignedPackage
+
+    from mastermobile.observability.worker_metrics import oldest_queued_task_age
+
+    broker = get_broker(list_key=f"{QUEUE_NAME}-lag-{uuid.uuid4().hex}")
+    assert oldest_queued_task_age(broker) == 0.0
+
+    broker.enqueue(SignedPackage.dumps({"id": "old", "started": timezone.now() - timedelta(seconds=90)}))
+    broker.enqueue(SignedPackage.dumps({"id": "new", "started": timezone.now()}))
+
+    try:
+        assert 89 <= oldest_queued_task_age(broker) < 120
+    finally:
+        broker.delete_queue()

@@ -44,6 +44,6 @@ def test_compose_defines_app_worker_postgres_and_redis_with_healthchecks():
     assert services["db"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     assert all("healthcheck" in services[name] for name in ("app", "worker", "db", "redis"))
-    assert services["worker"]["command"][-1] == "qcluster"
+    assert services["worker"]["command"][-1] == "worker"
     env_files = [entry["path"] for entry in services["app"]["env_file"]]
     assert env_files == ["../.env.example", "../.env"]

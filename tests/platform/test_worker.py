@@ -1,17 +1,28 @@
-"""The django-q2 cluster runs tasks on the configured broker (ORM by default, Redis on CI)."""
+"""The worker (django-q2 cluster + metrics exporter) runs tasks on the configured broker.
+
+ORM broker on the default run, Redis on CI's second run (Q_BROKER passes through).
+"""
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 import pytest
 from django.conf import settings
 
 pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def manage(*args, env, timeout=120):
@@ -25,6 +36,22 @@ def manage(*args, env, timeout=120):
     )
 
 
+def fetch(url: str, deadline_seconds: float = 30) -> str:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def sample(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+
 @pytest.fixture
 def worker_env(tmp_path):
     env = {
@@ -32,29 +59,35 @@ def worker_env(tmp_path):
         for key, value in os.environ.items()
         if key in ("PATH", "HOME", "Q_BROKER", "REDIS_HOST", "REDIS_PORT")
     }
-    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}", "Q_WORKERS": "1", "LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+            "Q_WORKERS": "1",
+            "LOG_LEVEL": "WARNING",
+            "WORKER_METRICS_HOST": "127.0.0.1",
+            "WORKER_METRICS_PORT": str(free_port()),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        }
+    )
+    (tmp_path / "prometheus").mkdir()
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr
     return env, tmp_path / "worker.sqlite3"
 
 
-def test_a_queued_task_is_run_by_the_cluster(worker_env):
+def test_a_queued_task_is_run_and_measured_by_the_worker(worker_env):
     env, database = worker_env
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         marker = uuid.uuid4().hex[:8]
-        queued = manage(
-            "shell",
-            "-c",
-            f"from django_q.tasks import async_task; print(async_task('mastermobile.q.ping_task', '{marker}'))",
-            env=env,
-        )
+        enqueue = f"from django_q.tasks import async_task; print(async_task('mastermobile.q.ping_task', '{marker}'))"
+        queued = manage("shell", "-c", enqueue, env=env)
         assert queued.returncode == 0, queued.stderr
         task_id = queued.stdout.strip().splitlines()[-1]
 
@@ -65,10 +98,60 @@ def test_a_queued_task_is_run_by_the_cluster(worker_env):
                 row = connection.execute("SELECT success, func FROM django_q_task WHERE id = ?", (task_id,)).fetchone()
             if row is None:
                 time.sleep(0.2)
-        assert row == (1, "mastermobile.q.ping_task"), "the cluster did not finish the task in 60 s"
+        assert row == (1, "mastermobile.q.ping_task"), "the worker did not finish the task in 60 s"
 
         shown = manage("shell", "-c", f"from django_q.tasks import result; print(result('{task_id}'))", env=env)
         assert shown.stdout.strip().splitlines()[-1] == f"pong:{marker}"
+
+        metrics = fetch(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
+        duration_count = (
+            'background_tasks_duration_seconds_count{status="success",task_name="mastermobile.q.ping_task"}'
+        )
+        assert sample(metrics, duration_count) == 1
+        assert 'queue_lag_seconds{queue_name="mastermobile"}' in metrics
     finally:
-        cluster.send_signal(signal.SIGTERM)
-        cluster.wait(timeout=30)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
+def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME")}
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    (tmp_path / "prometheus").mkdir()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "mastermobile.wsgi:application",
+            "--config",
+            "python:mastermobile.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        fetch(f"http://127.0.0.1:{port}/api/v1/system/ping")
+        for _ in range(19):
+            fetch(f"http://127.0.0.1:{port}/api/v1/system/ping")
+
+        metrics = fetch(f"http://127.0.0.1:{port}/metrics")
+
+        ping = 'http_requests_total{method="GET",path="/api/v1/system/ping",status_code="200"}'
+        assert sample(metrics, ping) == 20
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

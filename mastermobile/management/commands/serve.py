@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -27,17 +30,20 @@ class Command(BaseCommand):
                 "-m",
                 "gunicorn",
                 "mastermobile.wsgi:application",
+                "--config",
+                "python:mastermobile.gunicorn_conf",
                 "--bind",
                 bind,
                 "--workers",
                 str(web_workers),
-                "--access-logfile",
-                "-",
             ],
         }
         if not no_worker:
-            commands["worker"] = [sys.executable, "manage.py", "qcluster"]
-        processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+            commands["worker"] = [sys.executable, "manage.py", "worker"]
+        processes = {
+            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=self.process_env(name))
+            for name, cmd in commands.items()
+        }
         self.stdout.write(
             f"MasterMobile on http://{'127.0.0.1' if config.app_host == '0.0.0.0' else config.app_host}:{config.app_port}/ "
             f"(admin /admin/, API docs /api/docs/); {', '.join(processes)} started. Ctrl-C stops."
@@ -70,3 +76,11 @@ class Command(BaseCommand):
                 process.kill()
         if exit_code:
             raise SystemExit(exit_code)
+
+    @staticmethod
+    def process_env(name: str) -> dict[str, str]:
+        """Each process group gets a fresh Prometheus multiprocess directory."""
+        directory = Path(settings.VAR_DIR) / "prometheus" / name
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}

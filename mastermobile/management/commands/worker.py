@@ -1,0 +1,42 @@
+"""The django-q2 cluster plus its Prometheus exporter on WORKER_METRICS_HOST:WORKER_METRICS_PORT."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from prometheus_client import start_http_server
+
+from mastermobile.observability.worker_metrics import worker_registry
+from mastermobile.q import QUEUE_NAME
+
+
+class Command(BaseCommand):
+    help = "Run the django-q2 cluster and serve its metrics at http://WORKER_METRICS_HOST:WORKER_METRICS_PORT/metrics."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-metrics", action="store_true", help="run the cluster without the exporter")
+
+    def handle(self, *args, no_metrics: bool, **options) -> None:
+        if not no_metrics:
+            if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                # prometheus_client picks multiprocess mode at import time, so
+                # restart this command with the directory set from the start.
+                directory = Path(settings.VAR_DIR) / "prometheus" / "worker"
+                shutil.rmtree(directory, ignore_errors=True)
+                directory.mkdir(parents=True)
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+                os.execv(sys.executable, [sys.executable, *sys.argv])
+            config = settings.APP_CONFIG
+            start_http_server(
+                config.worker_metrics_port, addr=config.worker_metrics_host, registry=worker_registry(QUEUE_NAME)
+            )
+            self.stdout.write(
+                f"worker metrics on http://{config.worker_metrics_host}:{config.worker_metrics_port}/metrics"
+            )
+        call_command("qcluster")
