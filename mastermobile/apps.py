@@ -1,8 +1,24 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def register_schedules(**kwargs: object) -> None:
+    from mastermobile.q import ScheduleSpec, ensure_schedules
+
+    # Expired Idempotency-Key records are deleted hourly (RET-07).
+    ensure_schedules(
+        [
+            ScheduleSpec(
+                name="idempotency.prune_expired",
+                func="mastermobile.api.idempotency.prune_expired_records",
+                minutes=60,
+            )
+        ]
+    )
 
 
 class PlatformConfig(AppConfig):
-    """The project package as an app: platform models, commands and task signals."""
+    """The project package as an app: platform models, commands, schedules and task signals."""
 
     name = "mastermobile"
     verbose_name = "Platform"
@@ -11,3 +27,4 @@ class PlatformConfig(AppConfig):
         from mastermobile.q import connect_task_signals
 
         connect_task_signals()
+        post_migrate.connect(register_schedules, sender=self, dispatch_uid="mastermobile.register_schedules")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -104,3 +105,23 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
             return None
         user_role_var.set("admin")
         return Principal(subject=user.get_username(), role="admin", via="session"), None
+
+
+class JWTAuthenticationScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: the bearer JWT scheme (matches SPECTACULAR_SETTINGS' ``bearerAuth``)."""
+
+    target_class = JWTAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class StaffSessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: a staff session cookie acts as the ``admin`` role."""
+
+    target_class = StaffSessionAuthentication
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

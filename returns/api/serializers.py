@@ -1,0 +1,152 @@
+"""Translate between JSON and the returns services (RET-11, RET-15).
+
+Input serializers are strict: unknown fields, strings posing as numbers and
+numbers posing as integers are refused, so that integration typos surface as
+422 instead of being silently dropped or coerced.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from returns.models import (
+    COMMENT_MAX_LENGTH,
+    IMEI_PATTERN,
+    MAX_LINES,
+    MAX_PHOTOS,
+    MAX_QTY,
+    REASON_NOTE_MAX_LENGTH,
+    Return,
+    ReturnLine,
+)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not declare (422 naming each unknown field)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [name for name in data if name not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Only a JSON integer: ``1.5``, ``1.0``, ``"1"`` and ``true`` are refused."""
+
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A string kept exactly as sent; ``required_text`` also refuses whitespace-only values."""
+
+    def __init__(self, *, required_text: bool = False, **kwargs: Any):
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("allow_blank", not required_text)
+        self.required_text = required_text
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if self.required_text and not value.strip():
+            self.fail("blank")
+        return value
+
+
+def _optional_text(max_length: int, **kwargs: Any) -> TextField:
+    return TextField(max_length=max_length, required=False, allow_null=True, **kwargs)
+
+
+class ReturnLineInputSerializer(StrictSerializer):
+    sku = TextField(max_length=64, required_text=True)
+    qty = StrictIntegerField(min_value=1, max_value=MAX_QTY)
+    quality = serializers.ChoiceField(choices=ReturnLine.Quality.choices)
+    reason_code = TextField(max_length=64, required_text=True)
+    reason_note = _optional_text(REASON_NOTE_MAX_LENGTH)
+    photos = serializers.ListField(
+        child=TextField(max_length=128, required_text=True), max_length=MAX_PHOTOS, required=False, allow_null=True
+    )
+    imei = _optional_text(16, validators=[RegexValidator(IMEI_PATTERN, "An IMEI is 14 to 16 digits.")])
+    serial = _optional_text(64)
+
+
+class ReturnInputSerializer(StrictSerializer):
+    """``ReturnCreate``: the body of POST and PUT."""
+
+    source = serializers.ChoiceField(choices=Return.Source.choices)
+    courier_id = TextField(max_length=64, required_text=True)
+    order_id_1c = _optional_text(64)
+    manager_id = _optional_text(64)
+    comment = _optional_text(COMMENT_MAX_LENGTH)
+    items = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    class Meta:
+        ref_name = "ReturnCreate"
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
+
+
+class ReturnLineSerializer(serializers.ModelSerializer):
+    photos = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
+
+    class Meta:
+        model = ReturnLine
+        fields = ["line_id", "sku", "qty", "quality", "reason_code", "reason_note", "photos", "imei", "serial"]
+        read_only_fields = fields
+
+    def to_representation(self, instance: ReturnLine) -> dict[str, Any]:
+        # Plain attribute reads: lists of 50 returns × 500 lines stay cheap.
+        return {name: getattr(instance, name) for name in self.Meta.fields}
+
+
+class ReturnSerializer(serializers.ModelSerializer):
+    """``Return``: what every read and write answers with (RET-15)."""
+
+    id = serializers.UUIDField(source="return_id", read_only=True)
+    items = ReturnLineSerializer(source="lines", many=True, read_only=True)
+
+    class Meta:
+        model = Return
+        fields = [
+            "id",
+            "status",
+            "source",
+            "courier_id",
+            "order_id_1c",
+            "manager_id",
+            "comment",
+            "created_at",
+            "updated_at",
+            "items",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance: Return) -> dict[str, Any]:
+        line = ReturnLineSerializer()
+        return {
+            "id": str(instance.return_id),
+            "status": instance.status,
+            "source": instance.source,
+            "courier_id": instance.courier_id,
+            "order_id_1c": instance.order_id_1c,
+            "manager_id": instance.manager_id,
+            "comment": instance.comment,
+            "created_at": _rfc3339(instance.created_at),
+            "updated_at": _rfc3339(instance.updated_at),
+            "items": [line.to_representation(item) for item in instance.lines.all()],
+        }

@@ -1,0 +1,246 @@
+"""``/api/v1/returns`` (RET-10…RET-16): thin views over returns.selectors and returns.services."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.models import IntegrationLog
+from integrations.services import integration_log_write
+from mastermobile.api.authentication import Principal
+from mastermobile.api.errors import BadQueryParameter, ProblemError
+from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
+from mastermobile.api.pagination import PagePagination
+from mastermobile.api.permissions import roles_description
+from mastermobile.api.schema import problem_responses
+from mastermobile.observability.context import current_request_id
+from returns import selectors, services
+from returns.api.serializers import ReturnInputSerializer, ReturnSerializer
+from returns.exceptions import InvalidFilter, InvalidTransition, ReturnNotEditable, ReturnNotFound
+from returns.filters import ORDERINGS
+from returns.models import Return
+
+logger = logging.getLogger(__name__)
+
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+ROLE_SYSTEMS = {"1c": IntegrationLog.System.ONEC}  # couriers and admins write through the warehouse app
+
+LIST_ROLES = {"1c", "admin"}
+CREATE_ROLES = {"courier", "admin"}
+GET_ROLES = {"1c", "courier", "admin"}
+REPLACE_ROLES = {"1c", "admin"}
+DELETE_ROLES = {"admin"}
+
+
+RETURN_ID_PARAMETER = OpenApiParameter("return_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+LOCATION_HEADER = OpenApiParameter(
+    "Location", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[201], description="/api/v1/returns/{id}"
+)
+REPLAYED_RESPONSE_HEADER = OpenApiParameter(
+    REPLAYED_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 204],
+    description="`true` when this is the stored response of an earlier request with the same Idempotency-Key.",
+)
+LIST_PARAMETERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
+    OpenApiParameter("courier_id", OpenApiTypes.STR),
+    OpenApiParameter("created_from", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
+    OpenApiParameter("created_to", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
+    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
+]
+RETURN_PAGE = inline_serializer(
+    "ReturnPage",
+    {
+        "items": ReturnSerializer(many=True),
+        "page": serializers.IntegerField(min_value=1),
+        "page_size": serializers.IntegerField(min_value=1),
+        "total_items": serializers.IntegerField(min_value=0),
+        "total_pages": serializers.IntegerField(min_value=0),
+        "has_next": serializers.BooleanField(),
+    },
+)
+
+
+class ReturnsAPIView(APIView):
+    """Domain errors become problem+json here; every write leaves one integration-log row (RET-08)."""
+
+    allowed_roles: dict[str, set[str]] = {}
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, ReturnNotFound):
+            exc = exceptions.NotFound(str(exc))
+        elif isinstance(exc, ReturnNotEditable | InvalidTransition):
+            exc = ProblemError("conflict", str(exc))
+        elif isinstance(exc, InvalidFilter):
+            exc = BadQueryParameter(exc.name, exc.message)
+        elif isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in WRITE_METHODS:
+            self._log_write(request, response)
+        return response
+
+    def _log_write(self, request: Request, response: HttpResponseBase) -> None:
+        """One inbound row per write that reached the view; replays and auth failures are not writes."""
+        principal = request.user
+        if not isinstance(principal, Principal) or response.status_code in (401, 403):
+            return
+        if response.get(REPLAYED_HEADER) == "true":
+            return
+        data = getattr(response, "data", None)
+        failed = response.status_code >= 400
+        problem_type = data.get("type", "") if failed and isinstance(data, dict) else ""
+        try:
+            body = request.data  # already parsed (or emptied by a parse error)
+        except exceptions.APIException:
+            body = None
+        try:
+            integration_log_write(
+                direction=IntegrationLog.Direction.INBOUND,
+                external_system=ROLE_SYSTEMS.get(principal.role, IntegrationLog.System.WAREHOUSE),
+                endpoint=f"{request.method} {request.path}",
+                status=IntegrationLog.Status.ERROR if failed else IntegrationLog.Status.SUCCESS,
+                status_code=response.status_code,
+                correlation_id=current_request_id(),
+                resource_ref=_resource_ref(data, self.kwargs),
+                request=body,
+                response=data,
+                error_code=problem_type.rsplit("/", 1)[-1] or None,
+            )
+        except DatabaseError:
+            logger.exception("returns.integration_log_failed", extra={"event": "returns.integration_log_failed"})
+
+    def _principal(self) -> Principal:
+        return self.request.user
+
+
+def _resource_ref(data: Any, kwargs: dict[str, Any]) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("id"), str) and "type" not in data:
+        return data["id"]
+    ref = kwargs.get("return_id")
+    return str(ref)[:128] if ref else None
+
+
+def _validated(request: Request) -> dict[str, Any]:
+    serializer = ReturnInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _return_body(return_id: Any) -> dict[str, Any]:
+    return ReturnSerializer(selectors.return_get(return_id=return_id)).data
+
+
+class ReturnListView(ReturnsAPIView):
+    allowed_roles = {"GET": LIST_ROLES, "POST": CREATE_ROLES}
+
+    @extend_schema(
+        operation_id="returns_list",
+        summary="List returns",
+        description=f"Newest first by default. {roles_description({'GET': LIST_ROLES}, 'GET')}",
+        parameters=LIST_PARAMETERS,
+        responses={200: RETURN_PAGE, **problem_responses(400, 401, 403)},
+        tags=["returns"],
+    )
+    def get(self, request: Request) -> Response:
+        queryset = selectors.return_list(filters=request.query_params)
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(ReturnSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="returns_create",
+        summary="Create a return",
+        description=(
+            "Lines get ids line_1…line_N in request order. A courier may only create returns "
+            f"with its own courier_id. {roles_description({'POST': CREATE_ROLES}, 'POST')}"
+        ),
+        parameters=[IDEMPOTENCY_KEY_PARAMETER, LOCATION_HEADER, REPLAYED_RESPONSE_HEADER],
+        request=ReturnInputSerializer,
+        responses={201: ReturnSerializer, **problem_responses(400, 401, 403, 409, 413, 415, 422)},
+        tags=["returns"],
+    )
+    @idempotent
+    def post(self, request: Request) -> Response:
+        data = _validated(request)
+        principal = self._principal()
+        if principal.role == "courier" and data["courier_id"] != principal.subject:
+            raise exceptions.PermissionDenied("A courier may only create returns with its own courier_id.")
+        created = services.return_create(**data, created_by=principal.subject)
+        location = reverse("returns-detail", kwargs={"return_id": created.return_id})
+        return Response(_return_body(created.return_id), status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class ReturnDetailView(ReturnsAPIView):
+    allowed_roles = {"GET": GET_ROLES, "PUT": REPLACE_ROLES, "DELETE": DELETE_ROLES}
+
+    @extend_schema(
+        operation_id="returns_retrieve",
+        summary="Get a return",
+        description=(
+            "A courier sees only returns with its own courier_id; others are 404. "
+            f"{roles_description({'GET': GET_ROLES}, 'GET')}"
+        ),
+        parameters=[RETURN_ID_PARAMETER],
+        responses={200: ReturnSerializer, **problem_responses(401, 403, 404)},
+        tags=["returns"],
+    )
+    def get(self, request: Request, return_id: str) -> Response:
+        principal = self._principal()
+        courier_id = principal.subject if principal.role == "courier" else None
+        found = selectors.return_get(return_id=return_id, courier_id=courier_id)
+        return Response(ReturnSerializer(found).data)
+
+    @extend_schema(
+        operation_id="returns_replace",
+        summary="Replace a pending return",
+        description=(
+            "Replaces header fields and all lines (new line ids) in one transaction; 409 unless pending. "
+            f"{roles_description({'PUT': REPLACE_ROLES}, 'PUT')}"
+        ),
+        parameters=[RETURN_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER],
+        request=ReturnInputSerializer,
+        responses={200: ReturnSerializer, **problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+        tags=["returns"],
+    )
+    @idempotent
+    def put(self, request: Request, return_id: str) -> Response:
+        selectors.return_get(return_id=return_id)  # 404 before validating the body
+        data = _validated(request)
+        replaced = services.return_replace(return_id=return_id, **data, actor=self._principal().actor_id)
+        return Response(_return_body(replaced.return_id))
+
+    @extend_schema(
+        operation_id="returns_cancel",
+        summary="Cancel a return",
+        description=(
+            "Logical delete: the status becomes cancelled, the return and its lines stay. "
+            "Cancelling a cancelled return is 204 again; a rejected return is 409. "
+            f"{roles_description({'DELETE': DELETE_ROLES}, 'DELETE')}"
+        ),
+        parameters=[RETURN_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER],
+        request=None,
+        responses={204: None, **problem_responses(400, 401, 403, 404, 409)},
+        tags=["returns"],
+    )
+    @idempotent
+    def delete(self, request: Request, return_id: str) -> Response:
+        services.return_cancel(return_id=return_id, actor=self._principal().actor_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

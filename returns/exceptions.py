@@ -1,0 +1,37 @@
+"""Domain errors raised by returns services and selectors; the API and admin translate them."""
+
+from __future__ import annotations
+
+
+class ReturnError(Exception):
+    """Base class for every returns domain error."""
+
+
+class ReturnNotFound(ReturnError):
+    def __init__(self, return_id: object):
+        self.return_id = return_id
+        super().__init__(f"Return {return_id} does not exist.")
+
+
+class ReturnNotEditable(ReturnError):
+    """Only pending returns may have their body replaced (RET-04, RET-13)."""
+
+    def __init__(self, return_id: object, status: str):
+        self.return_id, self.status = return_id, status
+        super().__init__(f"Return {return_id} is {status}; only pending returns can be replaced.")
+
+
+class InvalidTransition(ReturnError):
+    """A status change the transition table (RET-04) does not allow."""
+
+    def __init__(self, return_id: object, current: str, target: str):
+        self.return_id, self.current, self.target = return_id, current, target
+        super().__init__(f"Return {return_id} is {current}; it cannot become {target}.")
+
+
+class InvalidFilter(ReturnError):
+    """A list filter value that cannot be used; ``name`` is the query parameter."""
+
+    def __init__(self, name: str, message: str):
+        self.name, self.message = name, message
+        super().__init__(f"{name}: {message}")

@@ -1,0 +1,180 @@
+"""Couriers, returns and their lines (RET-01…RET-06)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+COURIER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+IMEI_PATTERN = r"^[0-9]{14,16}$"
+MAX_LINES = 500
+MAX_QTY = 10_000
+MAX_PHOTOS = 20
+COMMENT_MAX_LENGTH = 2000
+REASON_NOTE_MAX_LENGTH = 1000
+
+
+def _history_user(request=None, **kwargs):
+    """Staff users are recorded as the history user; API callers go into the change reason."""
+    from django.contrib.auth.models import AbstractBaseUser
+
+    user = getattr(request, "user", None)
+    return user if isinstance(user, AbstractBaseUser) else None
+
+
+def _not_blank(field: str) -> GreaterThan:
+    return GreaterThan(Length(Trim(field)), 0)
+
+
+class Courier(models.Model):
+    """A courier as 1C and Bitrix24 know it (RET-01)."""
+
+    courier_id = models.CharField(
+        primary_key=True,
+        max_length=64,
+        validators=[RegexValidator(COURIER_ID_PATTERN, "Use 1–64 letters, digits, '-' or '_'.")],
+        help_text="External id, e.g. courier-001.",
+    )
+    display_name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=32, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    b24_user_id = models.CharField("Bitrix24 user id", max_length=64, null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name", "courier_id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(courier_id__regex=COURIER_ID_PATTERN), name="courier_id_format"),
+            models.CheckConstraint(condition=_not_blank("display_name"), name="courier_display_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.courier_id})"
+
+
+class Return(models.Model):
+    """Goods a courier brought back from a customer (RET-03)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        WIDGET = "widget", "Website widget"
+        CALL_CENTER = "call_center", "Call centre"
+        WAREHOUSE = "warehouse", "Warehouse"
+
+    # RET-04: where each status may go next; rejected and cancelled are final.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING: frozenset({Status.ACCEPTED, Status.REJECTED, Status.CANCELLED}),
+        Status.ACCEPTED: frozenset({Status.CANCELLED}),
+        Status.REJECTED: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+
+    return_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    courier_id = models.CharField(max_length=64, help_text="Stored as given; may name a courier not known yet.")
+    order_id_1c = models.CharField("1C order id", max_length=64, null=True, blank=True)
+    manager_id = models.CharField(max_length=64, null=True, blank=True)
+    comment = models.TextField(null=True, blank=True, validators=[MaxLengthValidator(COMMENT_MAX_LENGTH)])
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.CharField(max_length=255, help_text="JWT subject or staff username.")
+
+    history = HistoricalRecords(get_user=_history_user)
+
+    class Meta:
+        ordering = ["-created_at", "-return_id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="return_status_created_idx"),
+            models.Index(
+                fields=["status", "-updated_at"],
+                name="return_open_updated_idx",
+                condition=models.Q(status__in=["pending", "accepted"]),
+            ),
+            models.Index(fields=["courier_id"], name="return_courier_idx"),
+            models.Index(fields=["-created_at"], name="return_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "accepted", "rejected", "cancelled"]),
+                name="return_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=["widget", "call_center", "warehouse"]), name="return_source_valid"
+            ),
+            models.CheckConstraint(condition=_not_blank("courier_id"), name="return_courier_id_not_blank"),
+            models.CheckConstraint(
+                condition=models.Q(comment__isnull=True) | LessThanOrEqual(Length("comment"), COMMENT_MAX_LENGTH),
+                name="return_comment_max_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return {self.short_id} ({self.status})"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.return_id)[:8]
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+
+class ReturnLine(models.Model):
+    """One returned item (RET-05); lines are replaced as a whole, never edited one by one."""
+
+    class Quality(models.TextChoices):
+        NEW = "new", "New"
+        DEFECT = "defect", "Defect"
+        UNKNOWN = "unknown", "Unknown"
+
+    return_obj = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines", db_column="return_id")
+    line_id = models.CharField(max_length=16)
+    sku = models.CharField("SKU", max_length=64)
+    qty = models.IntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_QTY)])
+    quality = models.CharField(max_length=16, choices=Quality.choices)
+    reason_code = models.CharField(max_length=64)
+    reason_note = models.TextField(null=True, blank=True, validators=[MaxLengthValidator(REASON_NOTE_MAX_LENGTH)])
+    photos = models.JSONField(null=True, blank=True, help_text="Bitrix24 file ids, at most 20.")
+    imei = models.CharField(
+        "IMEI", max_length=16, null=True, blank=True, validators=[RegexValidator(IMEI_PATTERN, "14–16 digits.")]
+    )
+    serial = models.CharField(max_length=64, null=True, blank=True)
+
+    history = HistoricalRecords(get_user=_history_user)
+
+    class Meta:
+        ordering = ["return_obj", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["return_obj", "line_id"], name="returnline_line_id_uniq"),
+            models.CheckConstraint(condition=models.Q(qty__gt=0, qty__lte=MAX_QTY), name="returnline_qty_range"),
+            models.CheckConstraint(
+                condition=models.Q(quality__in=["new", "defect", "unknown"]), name="returnline_quality_valid"
+            ),
+            models.CheckConstraint(condition=_not_blank("sku"), name="returnline_sku_not_blank"),
+            models.CheckConstraint(condition=_not_blank("reason_code"), name="returnline_reason_code_not_blank"),
+            models.CheckConstraint(
+                condition=models.Q(imei__isnull=True) | models.Q(imei__regex=IMEI_PATTERN),
+                name="returnline_imei_format",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reason_note__isnull=True)
+                | LessThanOrEqual(Length("reason_note"), REASON_NOTE_MAX_LENGTH),
+                name="returnline_reason_note_max_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line_id}: {self.sku} × {self.qty}"

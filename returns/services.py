@@ -1,0 +1,157 @@
+"""Every write to returns: the API views and the admin call these functions (RET-33)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from simple_history.utils import bulk_create_with_history
+
+from returns.exceptions import InvalidTransition, ReturnNotEditable, ReturnNotFound
+from returns.models import MAX_LINES, MAX_PHOTOS, Return, ReturnLine
+
+
+class LineData(TypedDict, total=False):
+    sku: str  # required
+    qty: int  # required
+    quality: str  # required
+    reason_code: str  # required
+    reason_note: str | None
+    photos: list[str] | None
+    imei: str | None
+    serial: str | None
+
+
+def return_create(
+    *,
+    source: str,
+    courier_id: str,
+    items: Sequence[LineData],
+    created_by: str,
+    order_id_1c: str | None = None,
+    manager_id: str | None = None,
+    comment: str | None = None,
+) -> Return:
+    """Create a pending return with lines ``line_1…line_N`` in request order."""
+    return_obj = Return(
+        source=source,
+        courier_id=courier_id,
+        order_id_1c=order_id_1c,
+        manager_id=manager_id,
+        comment=comment,
+        created_by=created_by,
+    )
+    _validate_header(return_obj)
+    lines = _build_lines(return_obj, items)
+    return_obj._change_reason = f"created by {created_by}"
+    with transaction.atomic():
+        return_obj.save(force_insert=True)
+        _save_lines(lines, reason=return_obj._change_reason)
+    return return_obj
+
+
+def return_replace(
+    *,
+    return_id: uuid.UUID | str,
+    source: str,
+    courier_id: str,
+    items: Sequence[LineData],
+    actor: str,
+    order_id_1c: str | None = None,
+    manager_id: str | None = None,
+    comment: str | None = None,
+) -> Return:
+    """Replace the header and all lines (new line ids) of a pending return (RET-13)."""
+    with transaction.atomic():
+        return_obj = _locked(return_id)
+        if return_obj.status != Return.Status.PENDING:
+            raise ReturnNotEditable(return_obj.return_id, return_obj.status)
+        return_obj.source = source
+        return_obj.courier_id = courier_id
+        return_obj.order_id_1c = order_id_1c
+        return_obj.manager_id = manager_id
+        return_obj.comment = comment
+        _validate_header(return_obj)
+        lines = _build_lines(return_obj, items)
+        return_obj._change_reason = f"replaced by {actor}"
+        return_obj.save()
+        return_obj.lines.all().delete()
+        _save_lines(lines, reason=return_obj._change_reason)
+    return return_obj
+
+
+def return_cancel(*, return_id: uuid.UUID | str, actor: str) -> Return:
+    """Cancel logically (RET-14); cancelling a cancelled return is a no-op."""
+    return _transition(return_id, Return.Status.CANCELLED, actor=actor, idempotent=True)
+
+
+def return_accept(*, return_id: uuid.UUID | str, actor: str) -> Return:
+    return _transition(return_id, Return.Status.ACCEPTED, actor=actor)
+
+
+def return_reject(*, return_id: uuid.UUID | str, actor: str) -> Return:
+    return _transition(return_id, Return.Status.REJECTED, actor=actor)
+
+
+def _transition(return_id: uuid.UUID | str, target: str, *, actor: str, idempotent: bool = False) -> Return:
+    with transaction.atomic():
+        return_obj = _locked(return_id)
+        if idempotent and return_obj.status == target:
+            return return_obj
+        if not return_obj.can_become(target):
+            raise InvalidTransition(return_obj.return_id, return_obj.status, target)
+        return_obj.status = target
+        return_obj._change_reason = f"{target} by {actor}"
+        return_obj.save(update_fields=["status", "updated_at"])
+    return return_obj
+
+
+def _locked(return_id: uuid.UUID | str) -> Return:
+    try:
+        return Return.objects.select_for_update().get(return_id=return_id)
+    except (Return.DoesNotExist, ValidationError, ValueError):
+        raise ReturnNotFound(return_id) from None
+
+
+def _validate_header(return_obj: Return) -> None:
+    return_obj.full_clean(exclude=["return_id"], validate_constraints=False)
+    if not return_obj.courier_id.strip():
+        raise ValidationError({"courier_id": "Must not be blank."})
+
+
+def _build_lines(return_obj: Return, items: Sequence[LineData]) -> list[ReturnLine]:
+    """Validate and number the lines; raise ValidationError keyed like the API (``items[0].qty``)."""
+    if not 1 <= len(items) <= MAX_LINES:
+        raise ValidationError({"items": f"A return has 1 to {MAX_LINES} lines."})
+    lines = []
+    errors: dict[str, Any] = {}
+    for index, item in enumerate(items):
+        line = ReturnLine(return_obj=return_obj, line_id=f"line_{index + 1}", **item)
+        for field, messages in _line_errors(line).items():
+            errors[f"items[{index}].{field}"] = messages
+        lines.append(line)
+    if errors:
+        raise ValidationError(errors)
+    return lines
+
+
+def _line_errors(line: ReturnLine) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    try:
+        line.full_clean(exclude=["return_obj"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    for field in ("sku", "reason_code"):
+        value = getattr(line, field)
+        if isinstance(value, str) and value and not value.strip():
+            errors.setdefault(field, []).append("Must not be blank.")
+    if line.photos is not None and (not isinstance(line.photos, list) or len(line.photos) > MAX_PHOTOS):
+        errors.setdefault("photos", []).append(f"At most {MAX_PHOTOS} photo ids.")
+    return errors
+
+
+def _save_lines(lines: list[ReturnLine], *, reason: str) -> None:
+    bulk_create_with_history(lines, ReturnLine, default_change_reason=reason)

@@ -1,0 +1,177 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from returns.models import Courier, Return
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:returns_return_changelist")
+
+
+@pytest.fixture
+def courier():
+    return Courier.objects.create(courier_id="courier-001", display_name="Иван Петров", phone="+79990001122")
+
+
+def test_the_changelist_shows_courier_name_line_count_and_total_qty(admin_client, make_return, courier):
+    target = make_return()
+
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    row = response.context["cl"].result_list[0]
+    assert (row.line_count, row.total_qty, row.courier_name) == (2, 3, "Иван Петров")
+    content = response.content.decode()
+    assert target.short_id in content
+    assert "Иван Петров (courier-001)" in content
+
+
+def test_the_changelist_runs_a_bounded_number_of_queries(admin_client, make_return, django_assert_max_num_queries):
+    for _ in range(20):
+        make_return()
+
+    with django_assert_max_num_queries(12):
+        response = admin_client.get(CHANGELIST)
+
+    assert len(response.context["cl"].result_list) == 20
+
+
+def test_the_unknown_courier_filter(admin_client, make_return, courier):
+    make_return(courier_id="courier-001")
+    stranger = make_return(courier_id="courier-404")
+
+    response = admin_client.get(CHANGELIST, {"courier_known": "no"})
+
+    assert [row.return_id for row in response.context["cl"].result_list] == [stranger.return_id]
+    assert "courier-404 (unknown)" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("term", "field", "value"),
+    [
+        ("ORD-SEARCH", "order_id_1c", "ORD-SEARCH"),
+        ("courier-search", "courier_id", "courier-search"),
+    ],
+)
+def test_search_by_header_fields(admin_client, make_return, term, field, value):
+    wanted = make_return(**{field: value})
+    make_return()
+
+    response = admin_client.get(CHANGELIST, {"q": term})
+
+    assert [row.return_id for row in response.context["cl"].result_list] == [wanted.return_id]
+
+
+def test_search_by_line_sku_imei_and_short_id(admin_client, make_return):
+    line = {"sku": "UNIQUE-SKU", "qty": 1, "quality": "new", "reason_code": "r", "imei": "490154203237518"}
+    wanted = make_return(items=[line, {**line, "sku": "UNIQUE-SKU-2", "imei": None}])
+    make_return()
+
+    for term in ("UNIQUE-SKU", "490154203237518", wanted.short_id):
+        response = admin_client.get(CHANGELIST, {"q": term})
+        assert [row.return_id for row in response.context["cl"].result_list] == [wanted.return_id], term
+
+
+def test_the_change_page_shows_lines_and_the_history_page_renders(admin_client, make_return):
+    target = make_return()
+
+    change = admin_client.get(reverse("admin:returns_return_change", args=[target.return_id]))
+    history = admin_client.get(reverse("admin:returns_return_history", args=[target.return_id]))
+
+    assert change.status_code == 200
+    assert "SKU-1002" in change.content.decode()
+    assert history.status_code == 200
+    assert "created by factory" in history.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("action", "start", "end"),
+    [("accept", "pending", "accepted"), ("reject", "pending", "rejected"), ("cancel", "accepted", "cancelled")],
+)
+def test_status_actions_go_through_the_services(admin_client, make_return, action, start, end):
+    target = make_return(status=start)
+
+    response = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [str(target.return_id)]})
+
+    assert response.status_code == 302
+    target.refresh_from_db()
+    assert target.status == end
+    assert target.history.first().history_change_reason == f"{end} by admin:admin"
+
+
+def test_a_refused_transition_is_reported_and_changes_nothing(admin_client, make_return):
+    target = make_return(status="rejected")
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "accept", "_selected_action": [str(target.return_id)]}, follow=True
+    )
+
+    assert "cannot become accepted" in response.content.decode()
+    assert Return.objects.get().status == "rejected"
+
+
+def test_export_writes_one_row_per_line(admin_client, make_return):
+    first = make_return(comment="=HYPERLINK(evil)")
+    make_return()
+
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [str(first.return_id)]})
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["return_id", "status", "source"]
+    assert [row[0] for row in rows[1:]] == [str(first.return_id)] * 2
+    assert [row[10] for row in rows[1:]] == ["SKU-1001", "SKU-1002"]
+    assert rows[1][6] == "'=HYPERLINK(evil)"
+
+
+def test_returns_cannot_be_added_or_deleted_in_the_admin(admin_client, make_return):
+    target = make_return()
+
+    assert admin_client.get(reverse("admin:returns_return_add")).status_code == 403
+    assert admin_client.get(reverse("admin:returns_return_delete", args=[target.return_id])).status_code == 403
+
+
+def test_the_courier_changelist_filters_and_searches(admin_client, courier):
+    Courier.objects.create(courier_id="courier-002", display_name="Пётр", is_active=False)
+    url = reverse("admin:returns_courier_changelist")
+
+    active = admin_client.get(url, {"is_active__exact": "1"})
+    searched = admin_client.get(url, {"q": "Пётр"})
+
+    assert [c.courier_id for c in active.context["cl"].result_list] == ["courier-001"]
+    assert [c.courier_id for c in searched.context["cl"].result_list] == ["courier-002"]
+
+
+def test_the_courier_page_lists_recent_returns(admin_client, courier, make_return):
+    own = make_return(courier_id="courier-001")
+    other = make_return(courier_id="courier-002")
+
+    response = admin_client.get(reverse("admin:returns_courier_change", args=["courier-001"]))
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert own.short_id in content
+    assert other.short_id not in content
+
+
+def test_the_courier_add_page_renders(admin_client):
+    assert admin_client.get(reverse("admin:returns_courier_add")).status_code == 200
+
+
+def test_idempotency_records_are_read_only_and_searchable(admin_client, courier_api):
+    from mastermobile.models import IdempotencyRecord
+    from tests.returns.conftest import URL, VALID_BODY, send
+
+    send(courier_api, "post", URL, VALID_BODY, key="find-me")
+    record = IdempotencyRecord.objects.get()
+    url = reverse("admin:mastermobile_idempotencyrecord_changelist")
+
+    found = admin_client.get(url, {"q": "find-me"})
+    change = admin_client.get(reverse("admin:mastermobile_idempotencyrecord_change", args=[record.pk]))
+
+    assert [r.pk for r in found.context["cl"].result_list] == [record.pk]
+    assert change.status_code == 200
+    assert b'name="_save"' not in change.content

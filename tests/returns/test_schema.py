@@ -1,0 +1,47 @@
+import pytest
+import yaml
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory):
+    path = tmp_path_factory.mktemp("schema") / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(path))
+    return yaml.safe_load(path.read_text())
+
+
+def test_every_write_documents_the_idempotency_key_header(schema):
+    operations = [
+        schema["paths"]["/api/v1/returns"]["post"],
+        schema["paths"]["/api/v1/returns/{return_id}"]["put"],
+        schema["paths"]["/api/v1/returns/{return_id}"]["delete"],
+    ]
+
+    for operation in operations:
+        headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert headers["Idempotency-Key"]["required"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "roles"),
+    [
+        ("/api/v1/returns", "get", "Roles: 1c, admin."),
+        ("/api/v1/returns", "post", "Roles: admin, courier."),
+        ("/api/v1/returns/{return_id}", "get", "Roles: 1c, admin, courier."),
+        ("/api/v1/returns/{return_id}", "put", "Roles: 1c, admin."),
+        ("/api/v1/returns/{return_id}", "delete", "Roles: admin."),
+    ],
+)
+def test_every_operation_documents_its_roles(schema, path, method, roles):
+    assert roles in schema["paths"][path][method]["description"]
+
+
+def test_the_create_body_and_return_are_documented(schema):
+    components = schema["components"]["schemas"]
+
+    assert set(components["ReturnCreateRequest"]["required"]) == {"source", "courier_id", "items"}
+    assert components["Return"]["properties"]["id"]["format"] == "uuid"
+    created = schema["paths"]["/api/v1/returns"]["post"]["responses"]["201"]
+    assert "Location" in created["headers"]
