@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 REQUEST_BODY_LIMIT = 64 * 1024
@@ -57,3 +57,41 @@ class IntegrationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ts:%Y-%m-%d %H:%M:%S} {self.direction} {self.external_system} {self.endpoint} {self.status}"
+
+
+class TokenBucket(models.Model):
+    """A leaky bucket shared by every process, because it lives in the database.
+
+    The shape follows healthchecks.io's ``TokenBucket``: one row per key and
+    one static method.  Unlike healthchecks (which refuses when the bucket is
+    empty) :meth:`reserve` always hands out a slot and returns how long the
+    caller must wait for it; the row lock makes concurrent reservations from
+    several worker processes queue up one interval apart, so the aggregate
+    rate never exceeds ``rate``.
+    """
+
+    value = models.CharField(max_length=200, unique=True)
+    tokens = models.FloatField(default=1.0)
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.value}: {self.tokens:.2f}"
+
+    @staticmethod
+    def reserve(value: str, *, rate: float, burst: int = 1) -> float:
+        """Take one token from bucket ``value``; return the seconds to wait before using it.
+
+        ``rate`` tokens are added per second up to ``burst``.  The token count
+        may go negative: that is the queue of callers already holding a slot.
+        """
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        with transaction.atomic():
+            now = timezone.now()
+            bucket, _created = TokenBucket.objects.select_for_update().get_or_create(
+                value=value, defaults={"tokens": float(burst), "updated": now}
+            )
+            elapsed = max(0.0, (now - bucket.updated).total_seconds())
+            tokens = min(float(burst), bucket.tokens + elapsed * rate) - 1.0
+            TokenBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated=now)
+        return 0.0 if tokens >= 0 else -tokens / rate

@@ -1,0 +1,72 @@
+"""``POST /api/v1/call-exports`` and ``GET /api/v1/call-exports/{run_id}`` (EXP-06)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from calls import services
+from calls.api.serializers import CallExportSerializer, CallExportStartSerializer
+from calls.models import CallExport
+from mastermobile.api.errors import ProblemError
+
+
+def _actor(request: Request):
+    """Staff signed in through the session act as themselves; integrations (JWT) start system runs."""
+    principal = request.user
+    if getattr(principal, "via", None) != "session":
+        return None
+    return get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: principal.subject}).first()
+
+
+class CallExportListView(APIView):
+    allowed_roles = {"POST": {"admin"}}
+
+    @extend_schema(
+        operation_id="call_exports_start",
+        summary="Start a Bitrix24 call export run",
+        request=CallExportStartSerializer,
+        responses={202: CallExportSerializer, 200: CallExportSerializer},
+        tags=["b24-calls"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CallExportStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        default_from, default_to = services.default_period()
+        options = {"trigger": "api", "dry_run": data["dry_run"], "requested_by": request.user.actor_id}
+        if "generate_summary" in data:
+            options["generate_summary"] = data["generate_summary"]
+        try:
+            run, created = services.call_export_start(
+                period_from=data.get("period_from") or default_from,
+                period_to=data.get("period_to") or default_to,
+                actor=_actor(request),
+                options=options,
+            )
+        except services.CallExportError as error:
+            raise ProblemError("bad-request", str(error)) from None
+        if created:
+            services.call_export_enqueue(run)
+        body = CallExportSerializer(run).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class CallExportDetailView(APIView):
+    allowed_roles = {"GET": {"admin"}}
+
+    @extend_schema(
+        operation_id="call_exports_retrieve",
+        summary="Status, counters and progress of a run",
+        responses={200: CallExportSerializer},
+        tags=["b24-calls"],
+    )
+    def get(self, request: Request, run_id: str) -> Response:
+        run = CallExport.objects.filter(pk=run_id).select_related("actor").first()
+        if run is None:
+            raise ProblemError("not-found", f"No call export run {run_id}.")
+        return Response(CallExportSerializer(run).data)

@@ -1,0 +1,205 @@
+"""``python manage.py call_export``: start or resume a Bitrix24 call export run (OPS-11, OPS-14)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime
+from datetime import time as clock
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from calls import services
+from calls.models import CallExport, CallExportStatus
+from integrations.bitrix24 import Bitrix24Error
+
+POLL_SECONDS = 1.0
+
+
+def _moment(value: str, *, end: bool) -> datetime:
+    """A date means its first (``--from``) or last (``--to``) second in UTC; a date-time is taken as given."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, clock(23, 59, 59) if end else clock(0, 0, 0), tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"{value!r} is not an ISO-8601 date (YYYY-MM-DD) or date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no"):
+        raise CommandError(f"expected true or false, got {value!r}")
+    return lowered in ("true", "1", "yes")
+
+
+class _Raw:
+    """tqdm needs a plain stream; Django's OutputWrapper would end every redraw with a newline."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write(text, ending="")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+class Progress:
+    """A tqdm bar per stage on a terminal; plain lines otherwise."""
+
+    def __init__(self, stream, *, tty: bool):
+        self.stream = stream
+        self.tty = tty
+        self.bars: dict[str, object | None] = {}
+        self.last_line: dict[str, float] = {}
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self.tty:
+            from tqdm import tqdm
+
+            if total == 0:
+                return
+
+            bar = self.bars.get(stage)
+            if bar is None and stage in self.bars:
+                return  # a finished stage reporting late
+            if bar is None:
+                self.close()
+                unit = "call" if stage == "listing" else "recording"
+                columns = shutil.get_terminal_size().columns or 80
+                bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=_Raw(self.stream), ncols=columns)
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+            return
+        now = time.monotonic()
+        final = total is not None and done >= total
+        if final or done == 0 or now - self.last_line.get(stage, 0) >= 1.0:
+            self.last_line[stage] = now
+            self.stream.write(f"{stage}: {done}/{total if total is not None else '?'}\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        for stage, bar in list(self.bars.items()):
+            if bar is not None:
+                bar.close()
+                self.bars[stage] = None
+
+
+def _cluster_running() -> bool:
+    """True when a django-q2 cluster reports its status through the broker."""
+    try:
+        from django_q.status import Stat
+
+        return bool(Stat.get_all())
+    except Exception:
+        return False
+
+
+class Command(BaseCommand):
+    help = "Export Bitrix24 calls for a period: list, download recordings, report progress until the run is final."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="date_from", help="first day (UTC, ISO-8601); default today − 60 days")
+        parser.add_argument("--to", dest="date_to", help="last day, inclusive (UTC, ISO-8601); default today")
+        parser.add_argument("--dry-run", action="store_true", help="count calls, minutes and cost; store nothing")
+        parser.add_argument("--resume", metavar="RUN_ID", help="continue a run from its checkpoint")
+        parser.add_argument("--generate-summary", type=_bool, default=None, metavar="true|false")
+        parser.add_argument("--no-wait", action="store_true", help="queue the run on django-q2 and return")
+
+    def handle(self, *args, **options) -> None:
+        if options["resume"]:
+            run = self._resume(options["resume"])
+        else:
+            run = self._start(options)
+        if options["no_wait"]:
+            services.call_export_enqueue(run)
+            self.stdout.write("Queued on django-q2; follow it in the admin.")
+            return
+        progress = Progress(self.stdout, tty=self.stdout.isatty())
+        try:
+            if _cluster_running():
+                services.call_export_enqueue(run)
+                run = self._wait(run, progress)
+            else:
+                self.stdout.write("No django-q2 cluster is running; processing the run in this process.")
+                run = services.call_export_process(run=run, progress=progress)
+        except Bitrix24Error as error:
+            progress.close()
+            raise CommandError(f"Run {run.run_id} failed: {error}") from None
+        progress.close()
+        self._report(run)
+
+    def _start(self, options: dict) -> CallExport:
+        default_from, default_to = services.default_period()
+        period_from = _moment(options["date_from"], end=False) if options["date_from"] else default_from
+        period_to = _moment(options["date_to"], end=True) if options["date_to"] else default_to
+        run_options: dict = {"trigger": "manual", "dry_run": options["dry_run"]}
+        if options["generate_summary"] is not None:
+            run_options["generate_summary"] = options["generate_summary"]
+        try:
+            run, created = services.call_export_start(
+                period_from=period_from, period_to=period_to, actor=None, options=run_options
+            )
+        except services.CallExportError as error:
+            raise CommandError(str(error)) from None
+        note = "" if created else " (already active for this period; continuing it)"
+        self.stdout.write(f"run_id: {run.run_id}{note}")
+        self.stdout.write(f"period: {period_from:%Y-%m-%dT%H:%M:%SZ} – {period_to:%Y-%m-%dT%H:%M:%SZ}")
+        return run
+
+    def _resume(self, run_id: str) -> CallExport:
+        try:
+            run = CallExport.objects.get(pk=uuid.UUID(run_id))
+        except (CallExport.DoesNotExist, ValueError):
+            raise CommandError(f"No run {run_id}") from None
+        try:
+            run = services.call_export_resume(run=run)
+        except services.CallExportError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"run_id: {run.run_id} (resumed from offset {run.checkpoint.get('next') or 0})")
+        return run
+
+    def _wait(self, run: CallExport, progress: Progress) -> CallExport:
+        while True:
+            run.refresh_from_db()
+            if run.listed_total is not None:
+                progress("listing", int(run.checkpoint.get("seen", 0)), run.listed_total)
+            if run.checkpoint.get("listed") and not run.is_dry_run:
+                progress("download", run.processed_calls, run.total_calls)
+            if run.is_final or run.status == CallExportStatus.ERROR:
+                return run
+            time.sleep(POLL_SECONDS)
+
+    def _report(self, run: CallExport) -> None:
+        run.refresh_from_db()
+        if run.is_dry_run:
+            estimate = run.options.get("estimate", {})
+            self.stdout.write(
+                f"dry run {run.status}: {estimate.get('calls', 0)} calls, "
+                f"{estimate.get('with_recording', 0)} with a recording, {estimate.get('minutes', 0)} min, "
+                f"estimated cost {estimate.get('cost_usd', '0.00')} USD; "
+                f"STT {'enabled' if estimate.get('stt_enabled') else 'disabled'}, "
+                f"storage {'writable' if estimate.get('storage_writable') else 'NOT writable'}"
+            )
+            return
+        self.stdout.write(
+            f"run {run.status}: {run.total_calls} calls, {run.processed_calls} final, "
+            f"{run.error_calls} error, {run.missing_audio_calls} missing audio, {run.skipped_calls} skipped, "
+            f"{run.total_duration_sec // 60} min"
+        )
+        waiting = run.total_calls - run.processed_calls
+        if run.status == CallExportStatus.IN_PROGRESS and waiting:
+            self.stdout.write(
+                f"{waiting} record(s) wait for a retry; the supervisor schedule retries them, "
+                f"or run: manage.py call_export --resume {run.run_id}"
+            )
+        if run.status == CallExportStatus.ERROR:
+            sys.exit(1)

@@ -1,0 +1,84 @@
+"""Bitrix24 statistics item → CallRecord fields (CALL-12)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from calls.models import CallDirection
+from integrations.bitrix24.client import recording_url_of
+
+logger = logging.getLogger(__name__)
+
+DIRECTIONS = {
+    "1": CallDirection.OUTBOUND,
+    "2": CallDirection.INBOUND,
+    "3": CallDirection.INBOUND,  # redirected
+    "4": CallDirection.OUTBOUND,  # callback
+}
+UNKNOWN_NUMBER = "unknown"
+
+
+def normalise_number(value: Any) -> str:
+    """E.164 where the digits allow it; extensions stay as they are; missing → ``unknown``."""
+    raw = str(value or "").strip()
+    if not raw:
+        return UNKNOWN_NUMBER
+    digits = re.sub(r"\D", "", raw)
+    if not digits:
+        return raw
+    if raw.startswith("+") and 8 <= len(digits) <= 15:
+        return "+" + digits
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    if len(digits) == 10 and digits[0] == "9":
+        return "+7" + digits
+    return digits if len(digits) <= 15 else raw
+
+
+def parse_started_at(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(float(value)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def record_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """The CallRecord columns read from one ``voximplant.statistic.get`` item."""
+    call_type = str(item.get("CALL_TYPE") or "")
+    direction = DIRECTIONS.get(call_type)
+    if direction is None:
+        logger.warning(
+            "call_export.unknown_call_type",
+            extra={"event": "call_export.unknown_call_type", "call_type": call_type, "call_id": item.get("CALL_ID")},
+        )
+        direction = CallDirection.INBOUND
+    phone = normalise_number(item.get("PHONE_NUMBER"))
+    portal = normalise_number(item.get("PORTAL_NUMBER"))
+    from_number, to_number = (phone, portal) if direction == CallDirection.INBOUND else (portal, phone)
+    record_id = item.get("RECORD_FILE_ID")
+    employee = item.get("PORTAL_USER_ID")
+    return {
+        "call_id": str(item.get("CALL_ID") or item.get("ID") or "").strip(),
+        "record_id": str(record_id).strip() if record_id not in (None, "", 0, "0") else None,
+        "direction": direction,
+        "from_number": from_number,
+        "to_number": to_number,
+        "employee_id": str(employee).strip() if employee not in (None, "") else None,
+        "call_started_at": parse_started_at(item.get("CALL_START_DATE")),
+        "duration_sec": _int(item.get("CALL_DURATION")),
+        "recording_url": recording_url_of(item),
+        "raw_payload": item,
+    }

@@ -1,0 +1,271 @@
+"""Bitrix24 call export runs and call records (spec 03, CALL-01…CALL-12)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce, Length, Trim
+from django.db.models.lookups import GreaterThan
+from django.utils import timezone
+
+
+class InvalidTransition(Exception):
+    """A status change the state machine does not allow."""
+
+
+class CallExportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_EXPORT_STATUSES = (CallExportStatus.PENDING, CallExportStatus.IN_PROGRESS)
+
+# CALL-02: completed and cancelled are final.
+EXPORT_TRANSITIONS: dict[str, frozenset[str]] = {
+    CallExportStatus.PENDING: frozenset({CallExportStatus.IN_PROGRESS, CallExportStatus.CANCELLED}),
+    CallExportStatus.IN_PROGRESS: frozenset(
+        {CallExportStatus.COMPLETED, CallExportStatus.ERROR, CallExportStatus.CANCELLED}
+    ),
+    CallExportStatus.ERROR: frozenset({CallExportStatus.IN_PROGRESS}),
+    CallExportStatus.COMPLETED: frozenset(),
+    CallExportStatus.CANCELLED: frozenset(),
+}
+
+
+class CallExportQuerySet(models.QuerySet):
+    def active(self) -> CallExportQuerySet:
+        return self.filter(status__in=ACTIVE_EXPORT_STATUSES)
+
+
+class CallExport(models.Model):
+    """One export run over a fixed period (CALL-01)."""
+
+    run_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    period_from = models.DateTimeField()
+    period_to = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=CallExportStatus.choices, default=CallExportStatus.PENDING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="call_exports",
+        help_text="Empty for system and scheduled runs.",
+    )
+    options = models.JSONField(default=dict, blank=True)
+    checkpoint = models.JSONField(default=dict, blank=True, help_text="Listing offset and page count.")
+    listed_total = models.PositiveIntegerField(null=True, blank=True, help_text="Bitrix24 `total` of the listing.")
+    total_calls = models.PositiveIntegerField(default=0)
+    processed_calls = models.PositiveIntegerField(default=0)
+    error_calls = models.PositiveIntegerField(default=0)
+    missing_audio_calls = models.PositiveIntegerField(default=0)
+    skipped_calls = models.PositiveIntegerField(default=0)
+    total_duration_sec = models.PositiveBigIntegerField(default=0)
+    transcribed_minutes = models.PositiveIntegerField(default=0)
+    total_cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    currency_code = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CallExportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "call export run"
+        constraints = [
+            models.CheckConstraint(condition=Q(period_to__gte=F("period_from")), name="callexport_period_order"),
+            models.CheckConstraint(condition=Q(status__in=CallExportStatus.values), name="callexport_status_valid"),
+            # CALL-04: one active run per period and actor; NULL actor (cron) counts as one actor.
+            models.UniqueConstraint(
+                Coalesce("actor", Value(0)),
+                "period_from",
+                "period_to",
+                condition=Q(status__in=ACTIVE_EXPORT_STATUSES),
+                name="callexport_one_active_per_period",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["pending", "in_progress", "error"]),
+                name="callexport_open_status",
+            ),
+            models.Index(fields=["period_from", "period_to"], name="callexport_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_from:%Y-%m-%d}…{self.period_to:%Y-%m-%d} ({self.status})"
+
+    @property
+    def is_dry_run(self) -> bool:
+        return bool(self.options.get("dry_run"))
+
+    @property
+    def is_final(self) -> bool:
+        return not EXPORT_TRANSITIONS[self.status]
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in EXPORT_TRANSITIONS[self.status]
+
+    def transition_to(self, status: str) -> None:
+        """Change ``status`` in memory, enforcing CALL-02; the caller saves."""
+        if not self.can_transition_to(status):
+            raise InvalidTransition(f"A run cannot go from {self.status} to {status}.")
+        self.status = status
+        if status in (CallExportStatus.COMPLETED, CallExportStatus.ERROR, CallExportStatus.CANCELLED):
+            self.finished_at = timezone.now()
+        elif status == CallExportStatus.IN_PROGRESS:
+            self.finished_at = None
+
+    @property
+    def progress_percent(self) -> float:
+        """Final-state records ÷ total (OPS-12)."""
+        if self.is_dry_run:
+            return 100.0 if self.status == CallExportStatus.COMPLETED else 0.0
+        if not self.total_calls:
+            return 100.0 if self.status == CallExportStatus.COMPLETED else 0.0
+        return round(100.0 * self.processed_calls / self.total_calls, 1)
+
+
+class CallDirection(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    INTERNAL = "internal", "Internal"
+
+
+class CallRecordStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DOWNLOADING = "downloading", "Downloading"
+    DOWNLOADED = "downloaded", "Downloaded"
+    TRANSCRIBING = "transcribing", "Transcribing"
+    COMPLETED = "completed", "Completed"
+    SKIPPED = "skipped", "Skipped"
+    ERROR = "error", "Error"
+    MISSING_AUDIO = "missing_audio", "Missing audio"
+
+
+S = CallRecordStatus
+# CALL-11.
+RECORD_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.DOWNLOADING, S.SKIPPED}),
+    S.DOWNLOADING: frozenset({S.DOWNLOADED, S.ERROR, S.MISSING_AUDIO}),
+    S.ERROR: frozenset({S.DOWNLOADING, S.MISSING_AUDIO, S.ERROR, S.DOWNLOADED}),
+    S.DOWNLOADED: frozenset({S.SKIPPED, S.TRANSCRIBING}),
+    S.TRANSCRIBING: frozenset({S.COMPLETED, S.ERROR}),
+    S.SKIPPED: frozenset({S.PENDING, S.DOWNLOADED}),
+    S.COMPLETED: frozenset({S.TRANSCRIBING}),
+    S.MISSING_AUDIO: frozenset(),
+}
+MAX_DOWNLOAD_ATTEMPTS = 5
+# An ``error`` with one of these codes has used up its attempts and is final.
+FINAL_ERROR_CODES = ("max_attempts",)
+OPEN_RECORD_STATUSES = (S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)
+FINAL_RECORD_Q = Q(status__in=[S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO]) | Q(
+    status=S.ERROR, error_code__in=FINAL_ERROR_CODES
+)
+
+
+class CallRecord(models.Model):
+    """One Bitrix24 call or recording, unique across all runs (CALL-05…CALL-07)."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(
+        CallExport, on_delete=models.PROTECT, related_name="records", help_text="Run that last processed it."
+    )
+    call_id = models.CharField(max_length=255)
+    record_id = models.CharField(max_length=255, null=True, blank=True)
+    direction = models.CharField(max_length=16, choices=CallDirection.choices)
+    from_number = models.CharField(max_length=64)
+    to_number = models.CharField(max_length=64)
+    employee_id = models.CharField(max_length=128, null=True, blank=True)
+    call_started_at = models.DateTimeField(null=True, blank=True)
+    duration_sec = models.PositiveIntegerField()
+    raw_payload = models.JSONField(default=dict, blank=True)
+
+    recording_url = models.TextField(null=True, blank=True)
+    storage_path = models.CharField(max_length=500, null=True, blank=True, help_text="Storage key of the audio.")
+    transcript_path = models.CharField(max_length=500, null=True, blank=True)
+    summary_path = models.CharField(max_length=500, null=True, blank=True)
+
+    text_preview = models.TextField(blank=True, default="")
+    language = models.CharField(max_length=8, blank=True, default="")
+    checksum = models.CharField(max_length=64, null=True, blank=True, help_text="SHA-256 of the audio, hex.")
+    audio_duration_sec = models.FloatField(null=True, blank=True)
+
+    transcription_cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    currency_code = models.CharField(max_length=3, default="USD")
+
+    status = models.CharField(max_length=16, choices=CallRecordStatus.choices, default=CallRecordStatus.PENDING)
+    error_code = models.CharField(max_length=64, null=True, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    download_attempts = models.PositiveIntegerField(default=0)
+    stt_attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    audio_purged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["call_started_at", "id"]
+        permissions = [
+            ("export_callrecord", "Can export call records"),
+            ("view_unmasked_pii", "Can see unmasked phone numbers"),
+        ]
+        constraints = [
+            models.UniqueConstraint(F("call_id"), Coalesce("record_id", Value("")), name="callrecord_call_record_key"),
+            models.UniqueConstraint(
+                fields=["call_id", "recording_url"],
+                condition=Q(recording_url__isnull=False),
+                name="callrecord_call_recording_url_key",
+            ),
+            models.CheckConstraint(
+                condition=GreaterThan(Length(Trim("from_number")), 0), name="callrecord_from_number_not_blank"
+            ),
+            models.CheckConstraint(
+                condition=GreaterThan(Length(Trim("to_number")), 0), name="callrecord_to_number_not_blank"
+            ),
+            models.CheckConstraint(condition=Q(duration_sec__gte=0), name="callrecord_duration_not_negative"),
+            models.CheckConstraint(condition=Q(status__in=CallRecordStatus.values), name="callrecord_status_valid"),
+            models.CheckConstraint(condition=Q(direction__in=CallDirection.values), name="callrecord_direction_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "run"],
+                condition=Q(status__in=["pending", "downloading", "transcribing", "error"]),
+                name="callrecord_open_status_run",
+            ),
+            models.Index(fields=["checksum"], condition=Q(checksum__isnull=False), name="callrecord_checksum"),
+            models.Index(fields=["call_started_at"], name="callrecord_started_at"),
+            models.Index(fields=["employee_id"], name="callrecord_employee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} ({self.status})"
+
+    @property
+    def has_recording(self) -> bool:
+        return bool(self.recording_url or self.record_id)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO) or (
+            self.status == S.ERROR and self.error_code in FINAL_ERROR_CODES
+        )
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in RECORD_TRANSITIONS[self.status]
+
+    def transition_to(self, status: str) -> None:
+        """Change ``status`` in memory, enforcing CALL-11; the caller saves."""
+        if not self.can_transition_to(status):
+            raise InvalidTransition(f"A record cannot go from {self.status} to {status}.")
+        self.status = status

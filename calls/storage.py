@@ -1,0 +1,141 @@
+"""Storage keys and atomic, checksummed writes of call assets (STT-20…STT-23).
+
+Both backends get identical keys.  The local backend writes a temporary file
+next to the target and renames it; any other backend (S3) receives a spooled
+temporary file through django-storages, which uploads it in parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+SPOOL_MAX_BYTES = 8 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<")
+
+
+class InvalidAudio(Exception):
+    """An empty body or an HTML page where audio was expected (STT-23)."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    sha256: str
+    size: int
+
+
+def default_storage() -> Storage:
+    """The configured storage, looked up when needed (tests swap STORAGES)."""
+    return storages["default"]
+
+
+def sanitise(value: str) -> str:
+    """STT-21: letters, digits, ``-`` and ``_`` only, trimmed; SHA-256 of the original when nothing is left."""
+    cleaned = _UNSAFE.sub("-", value).strip("-_")
+    return cleaned or hashlib.sha256(value.encode()).hexdigest()
+
+
+def _suffix(call_id: str, record_id: str | None, recording_url: str | None) -> str:
+    if record_id:
+        return sanitise(record_id)
+    if recording_url:
+        return hashlib.sha256(recording_url.encode()).hexdigest()
+    return hashlib.sha256(call_id.encode()).hexdigest()
+
+
+def _day(call_started_at: datetime | None, now: datetime | None) -> str:
+    moment = call_started_at or now or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y/%m/%d")
+
+
+def audio_key(
+    *, call_id: str, record_id: str | None, recording_url: str | None, call_started_at: datetime | None, now=None
+) -> str:
+    """``raw/YYYY/MM/DD/call_<call_id>_<suffix>.mp3`` (STT-20)."""
+    return f"raw/{_day(call_started_at, now)}/call_{sanitise(call_id)}_{_suffix(call_id, record_id, recording_url)}.mp3"
+
+
+def transcript_key(
+    *, call_id: str, record_id: str | None, recording_url: str | None, call_started_at: datetime | None, now=None
+) -> str:
+    """``transcripts/YYYY/MM/DD/call_<call_id>_<suffix>.txt`` (STT-20)."""
+    return (
+        f"transcripts/{_day(call_started_at, now)}/"
+        f"call_{sanitise(call_id)}_{_suffix(call_id, record_id, recording_url)}.txt"
+    )
+
+
+def _validated(chunks: Iterable[bytes], content_type: str | None) -> Iterator[bytes]:
+    """Yield the body unchanged after checking its first bytes are not empty and not HTML."""
+    iterator = iter(chunks)
+    head = b""
+    for chunk in iterator:
+        if chunk:
+            head = chunk
+            break
+    if not head:
+        raise InvalidAudio("empty body instead of audio")
+    if (content_type or "").split(";")[0].strip().lower() == "text/html" or head.lstrip()[:1] == b"<":
+        raise InvalidAudio(f"HTML body instead of audio ({content_type or 'no content type'})")
+    yield head
+    yield from iterator
+
+
+def save_stream(
+    key: str, chunks: Iterable[bytes], *, content_type: str | None = None, storage: Storage | None = None
+) -> StoredFile:
+    """Write ``chunks`` to ``key`` atomically; return the SHA-256 and size.  Nothing is stored on error."""
+    storage = storage or default_storage()
+    digest = hashlib.sha256()
+    size = 0
+    body = _validated(chunks, content_type)
+    if isinstance(storage, FileSystemStorage):
+        target = Path(storage.path(key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in body:
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return StoredFile(key=key, sha256=digest.hexdigest(), size=size)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
+        for chunk in body:
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        saved = storage.save(key, File(spool, name=key))
+    if saved != key:
+        raise OSError(f"storage renamed {key} to {saved}; file_overwrite must be on")
+    return StoredFile(key=key, sha256=digest.hexdigest(), size=size)
+
+
+def storage_writable(storage: Storage | None = None) -> bool:
+    """CALL-20: a probe write and delete; False when the backend refuses."""
+    storage = storage or default_storage()
+    key = f"exports/.probe-{os.getpid()}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    try:
+        save_stream(key, [b"probe"], storage=storage)
+        storage.delete(key)
+    except Exception:  # any backend failure means "not writable"
+        return False
+    return True

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings as django_settings
+
+from tests.fakes.bitrix24 import FakeBitrix24
+
+
+@pytest.fixture
+def fake_b24() -> Iterator[FakeBitrix24]:
+    """60 calls over the last 60 days: 48 with a URL, 6 with a disk file only, 6 without a recording."""
+    with FakeBitrix24(calls=60, rate=0) as fake:
+        yield fake
+
+
+@pytest.fixture
+def storage_dir(tmp_path, settings):
+    location = tmp_path / "storage"
+    settings.STORAGES = {
+        **django_settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": location}},
+    }
+    return location
+
+
+@pytest.fixture
+def b24_config(fake_b24: FakeBitrix24, settings, storage_dir):
+    config = dataclasses.replace(
+        django_settings.APP_CONFIG,
+        b24_base_url=fake_b24.base_url,
+        b24_webhook_user_id=fake_b24.user_id,
+        b24_webhook_token=fake_b24.token,
+        b24_rate_limit_rps=0,
+        b24_backoff_seconds=0,
+        request_timeout_s=5,
+    )
+    settings.APP_CONFIG = config
+    return config

@@ -1,0 +1,80 @@
+"""``/api/v1/call-exports`` (EXP-06)."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+
+from calls.models import CallExport
+
+pytestmark = pytest.mark.django_db
+
+
+def test_starting_a_run_answers_202_and_queues_the_listing(client_for, b24_config, django_capture_on_commit_callbacks):
+    with (
+        mock.patch("django_q.tasks.async_task") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client_for("admin").post(
+            "/api/v1/call-exports",
+            {"period_from": "2026-09-01T00:00:00Z", "period_to": "2026-10-31T23:59:59Z"},
+            format="json",
+        )
+
+    assert response.status_code == 202
+    body = response.json()
+    run = CallExport.objects.get()
+    assert body["run_id"] == str(run.run_id)
+    assert body["status"] == "pending"
+    assert run.options["trigger"] == "api" and run.actor is None
+    queued.assert_called_once()
+    assert queued.call_args.args == ("calls.tasks.list_calls", str(run.run_id))
+
+
+def test_starting_an_active_period_again_answers_200_with_the_same_run(client_for, b24_config):
+    payload = {"period_from": "2026-09-01T00:00:00Z", "period_to": "2026-10-31T23:59:59Z"}
+    first = client_for("admin").post("/api/v1/call-exports", payload, format="json")
+
+    second = client_for("admin").post("/api/v1/call-exports", payload, format="json")
+
+    assert second.status_code == 200
+    assert second.json()["run_id"] == first.json()["run_id"]
+    assert CallExport.objects.count() == 1
+
+
+def test_a_reversed_period_is_a_validation_problem(client_for, b24_config):
+    response = client_for("admin").post(
+        "/api/v1/call-exports",
+        {"period_from": "2026-10-01T00:00:00Z", "period_to": "2026-09-01T00:00:00Z"},
+        format="json",
+    )
+
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert CallExport.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["courier", "1c"])
+def test_other_roles_may_not_start_runs(client_for, role):
+    response = client_for(role).post("/api/v1/call-exports", {}, format="json")
+
+    assert response.status_code == 403
+
+
+def test_a_run_reports_status_counters_and_progress(client_for, b24_config):
+    created = client_for("admin").post("/api/v1/call-exports", {"dry_run": True}, format="json").json()
+
+    response = client_for("admin").get(f"/api/v1/call-exports/{created['run_id']}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["options"]["dry_run"] is True
+    assert {"total_calls", "processed_calls", "progress_percent", "listed_total"} <= set(body)
+
+
+def test_an_unknown_run_is_a_404_problem(client_for):
+    response = client_for("admin").get("/api/v1/call-exports/5b1f0a4c-6a43-4a43-9d3c-1a4b9f7e0000")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"

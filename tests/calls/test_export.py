@@ -1,0 +1,269 @@
+"""``manage.py call_export`` end to end against the fake portal (CALL-03, CALL-17…CALL-20, OPS-11)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+from io import StringIO
+
+import pytest
+from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
+
+from calls import services
+from calls.models import CallExport, CallExportStatus, CallRecord
+from tests.fakes.bitrix24 import wav_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+class Killed(BaseException):
+    """Stands in for kill -9: nothing below the point of death runs, nothing is cleaned up."""
+
+
+def export(*args: str) -> str:
+    out = StringIO()
+    call_command("call_export", *args, stdout=out)
+    return out.getvalue()
+
+
+def only_run() -> CallExport:
+    (run,) = CallExport.objects.all()
+    return run
+
+
+def test_an_export_lists_every_call_and_stores_every_recording(b24_config, fake_b24):
+    output = export()
+
+    run = CallExport.objects.get()
+    assert run.status == CallExportStatus.COMPLETED
+    assert f"run_id: {run.run_id}" in output
+    assert CallRecord.objects.count() == 60
+    assert (run.listed_total, run.total_calls, run.processed_calls) == (60, 60, 60)
+    stored = CallRecord.objects.exclude(storage_path=None)
+    assert stored.count() == 54
+    assert set(CallRecord.objects.filter(storage_path=None).values_list("error_code", flat=True)) == {"no_recording"}
+    storage = storages["default"]
+    for index, item in enumerate(fake_b24.items):
+        record = CallRecord.objects.get(call_id=item["CALL_ID"])
+        if record.storage_path:
+            assert record.checksum == hashlib.sha256(wav_bytes(index)).hexdigest()
+            assert storage.open(record.storage_path).read() == wav_bytes(index)
+
+
+def test_records_without_stt_are_skipped_after_download(b24_config, fake_b24):
+    export()
+
+    record = CallRecord.objects.exclude(storage_path=None).first()
+    assert (record.status, record.error_code) == ("skipped", "stt_disabled")
+    assert (record.attempts, record.download_attempts) == (1, 1)
+
+
+def test_recordings_with_only_a_disk_file_are_fetched_through_disk_file_get(b24_config, fake_b24):
+    export()
+
+    disk_only = [i for i in fake_b24.items if not i["CALL_RECORD_URL"] and i["RECORD_FILE_ID"]]
+    assert disk_only
+    for item in disk_only:
+        assert CallRecord.objects.get(call_id=item["CALL_ID"]).checksum
+    assert fake_b24.count(path_contains="disk.file.get") == len(disk_only)
+
+
+def test_records_map_bitrix24_fields(b24_config, fake_b24):
+    export()
+
+    item = fake_b24.items[1]  # CALL_TYPE 2: inbound
+    record = CallRecord.objects.get(call_id=item["CALL_ID"])
+    assert record.direction == "inbound"
+    assert (record.from_number, record.to_number) == (item["PHONE_NUMBER"], "+74950000000")
+    assert record.record_id == item["RECORD_FILE_ID"]
+    assert record.employee_id == item["PORTAL_USER_ID"]
+    assert record.duration_sec == int(item["CALL_DURATION"])
+    assert record.raw_payload == item
+    outbound = CallRecord.objects.get(call_id=fake_b24.items[0]["CALL_ID"])
+    assert (outbound.direction, outbound.from_number) == ("outbound", "+74950000000")
+
+
+def test_progress_is_printed_as_plain_lines_when_not_a_terminal(b24_config, fake_b24):
+    output = export()
+
+    assert "No django-q2 cluster is running; processing the run in this process." in output
+    assert "listing: 60/60" in output
+    assert "download: 54/54" in output
+    assert "run completed: 60 calls, 60 final" in output
+
+
+def test_a_dry_run_estimates_and_writes_nothing_but_the_run(b24_config, fake_b24, storage_dir):
+    output = export("--dry-run")
+
+    run = only_run()
+    recorded = [i for i in fake_b24.items if i["CALL_RECORD_URL"] or i["RECORD_FILE_ID"]]
+    minutes = sum(math.ceil(int(i["CALL_DURATION"]) / 60) for i in recorded)
+    estimate = run.options["estimate"]
+    assert run.status == CallExportStatus.COMPLETED and run.options["dry_run"] is True
+    assert (estimate["calls"], estimate["with_recording"], estimate["minutes"]) == (60, 54, minutes)
+    assert estimate["cost_usd"] == f"{minutes * 0.006:.2f}"
+    assert estimate["storage_writable"] is True
+    assert CallRecord.objects.count() == 0
+    assert fake_b24.count("recording") == 0
+    assert not [p for p in storage_dir.rglob("*") if p.is_file()]
+    assert f"estimated cost {estimate['cost_usd']} USD" in output
+
+
+def test_rerunning_a_period_creates_no_duplicates_and_downloads_nothing_again(b24_config, fake_b24):
+    export("--from", "2000-01-01", "--to", "2100-01-01")
+    downloads = fake_b24.count("recording")
+
+    export("--from", "2000-01-01", "--to", "2100-01-01")
+
+    assert CallRecord.objects.count() == 60
+    assert fake_b24.count("recording") == downloads
+    second = CallExport.objects.order_by("-started_at").first()
+    assert second.status == CallExportStatus.COMPLETED
+    assert second.total_calls == 60
+    assert CallRecord.objects.filter(run=second).count() == 60
+
+
+def test_an_export_with_ten_percent_faults_ends_with_exactly_n_records(b24_config, fake_b24):
+    fake_b24.fault_rate = 0.1
+
+    export()
+
+    assert CallRecord.objects.count() == 60
+    assert CallRecord.objects.values("call_id").distinct().count() == 60
+    assert CallRecord.objects.exclude(storage_path=None).count() == 54
+    assert only_run().status == CallExportStatus.COMPLETED
+    assert sum(1 for r in fake_b24.requests if r.status != 200) > 0
+
+
+def _snapshot() -> list[tuple]:
+    return sorted(
+        CallRecord.objects.values_list("call_id", "record_id", "status", "error_code", "storage_path", "checksum")
+    )
+
+
+def test_a_run_killed_during_listing_resumes_from_its_checkpoint(b24_config, fake_b24, monkeypatch):
+    original = services.call_export_list
+
+    def dying_progress(stage, done, total):
+        if stage == "listing" and done == 50:
+            raise Killed
+
+    monkeypatch.setattr(services, "call_export_list", lambda **kw: original(**{**kw, "progress": dying_progress}))
+    with pytest.raises(Killed):
+        export()
+    monkeypatch.undo()
+    run = only_run()
+    assert (run.status, run.checkpoint["next"], CallRecord.objects.count()) == ("in_progress", 50, 50)
+
+    output = export("--resume", str(run.run_id))
+
+    assert "resumed from offset 50" in output
+    listing = [r for r in fake_b24.requests if "voximplant" in r.path]
+    assert [r.query.get("start") for r in listing] == [None, "50"]
+    run.refresh_from_db()
+    assert run.status == CallExportStatus.COMPLETED
+    assert CallRecord.objects.count() == 60
+    assert CallRecord.objects.exclude(storage_path=None).count() == 54
+
+
+def test_a_run_killed_during_downloads_ends_the_same_as_an_uninterrupted_one(
+    b24_config, fake_b24, monkeypatch, storage_dir
+):
+    export("--from", "2000-01-01", "--to", "2100-01-01")
+    expected = _snapshot()
+    CallRecord.objects.all().delete()
+    CallExport.objects.all().delete()
+    shutil.rmtree(storage_dir)
+
+    calls = {"n": 0}
+    original = services.save_stream
+
+    def dying_save(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            raise Killed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "save_stream", dying_save)
+    with pytest.raises(Killed):
+        export("--from", "2000-01-01", "--to", "2100-01-01")
+    monkeypatch.undo()
+    run = only_run()
+    assert CallRecord.objects.filter(status="downloading").count() == 1
+
+    export("--resume", str(run.run_id))
+
+    run.refresh_from_db()
+    assert run.status == CallExportStatus.COMPLETED
+    assert _snapshot() == expected
+
+
+def test_a_listing_failure_fails_the_run_and_the_command(b24_config, fake_b24):
+    fake_b24.fail_next("401", times=1)
+
+    with pytest.raises(CommandError, match=r"401 NO_AUTH_FOUND"):
+        export()
+
+    run = only_run()
+    assert run.status == CallExportStatus.ERROR
+    assert run.finished_at is not None
+
+
+def test_a_failed_run_is_resumed_back_to_in_progress_and_completed(b24_config, fake_b24):
+    fake_b24.fail_next("401", times=1)
+    with pytest.raises(CommandError):
+        export()
+
+    export("--resume", str(only_run().run_id))
+
+    assert only_run().status == CallExportStatus.COMPLETED
+    assert CallRecord.objects.count() == 60
+
+
+def test_a_completed_run_cannot_be_resumed(b24_config, fake_b24):
+    export()
+
+    with pytest.raises(CommandError, match="completed run cannot be resumed"):
+        export("--resume", str(only_run().run_id))
+
+
+def test_an_unknown_run_cannot_be_resumed(b24_config):
+    with pytest.raises(CommandError, match="No run"):
+        export("--resume", "not-a-uuid")
+
+
+def test_a_cancelled_run_stops_downloading(b24_config, fake_b24, monkeypatch):
+    original = services.record_download
+
+    def cancel_midway(*, record_id, client=None):
+        outcome = original(record_id=record_id, client=client)
+        run = only_run()
+        if run.status == CallExportStatus.IN_PROGRESS:
+            services.call_export_cancel(run=run)
+        return outcome
+
+    monkeypatch.setattr(services, "record_download", cancel_midway)
+
+    export()
+
+    assert only_run().status == CallExportStatus.CANCELLED
+    assert fake_b24.count("recording") == 1
+
+
+def test_starting_the_same_period_twice_returns_the_active_run(b24_config):
+    period = services.default_period()
+
+    first, created = services.call_export_start(period_from=period[0], period_to=period[1])
+    second, created_again = services.call_export_start(period_from=period[0], period_to=period[1])
+
+    assert (created, created_again) == (True, False)
+    assert first.run_id == second.run_id
+
+
+def test_the_default_period_is_the_last_sixty_days_inclusive(b24_config):
+    period_from, period_to = services.default_period()
+
+    assert (period_to.date() - period_from.date()).days == 60
+    assert (period_from.hour, period_to.hour, period_to.minute, period_to.second) == (0, 23, 59, 59)

@@ -1,0 +1,128 @@
+"""The shared Bitrix24 limiter (B24-06): a database token bucket, exact across processes."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from integrations.bitrix24.ratelimit import RateLimiter
+from integrations.models import TokenBucket
+
+ROOT = Path(settings.BASE_DIR)
+
+
+@pytest.mark.django_db
+def test_reservations_are_spaced_one_interval_apart():
+    delays = [TokenBucket.reserve("b24:test", rate=2.0) for _ in range(4)]
+
+    assert delays[0] == 0
+    assert [round(d, 1) for d in delays[1:]] == [0.5, 1.0, 1.5]
+
+
+@pytest.mark.django_db
+def test_a_burst_is_served_without_waiting():
+    delays = [TokenBucket.reserve("b24:burst", rate=1.0, burst=3) for _ in range(4)]
+
+    assert delays[:3] == [0, 0, 0]
+    assert round(delays[3], 1) == 1.0
+
+
+@pytest.mark.django_db
+def test_buckets_are_independent_per_key():
+    TokenBucket.reserve("b24:one", rate=1.0)
+
+    assert TokenBucket.reserve("b24:two", rate=1.0) == 0
+
+
+@pytest.mark.django_db
+def test_the_limiter_sleeps_for_its_reserved_slot():
+    slept: list[float] = []
+    limiter = RateLimiter(key="b24:sleep", rate=4.0, sleep=slept.append)
+
+    limiter.acquire()
+    limiter.acquire()
+
+    assert len(slept) == 1 and 0.2 < slept[0] <= 0.25
+
+
+def test_a_zero_rate_disables_throttling():
+    limiter = RateLimiter(key="b24:off", rate=0, sleep=pytest.fail)
+
+    assert limiter.acquire() == 0
+
+
+def test_low_rate_mode_starts_after_more_than_ten_rate_limited_answers():
+    now = [1000.0]
+    limiter = RateLimiter(key="b24:low", rate=2.0, clock=lambda: now[0])
+    for _ in range(10):
+        limiter.record_rate_limited()
+    assert not limiter.low_rate
+
+    limiter.record_rate_limited()
+
+    assert limiter.effective_rate == 0.5
+    now[0] += 15 * 60 + 1
+    assert limiter.effective_rate == 2.0
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    import django
+    django.setup()
+    from integrations.models import TokenBucket
+    rate, count = float(sys.argv[1]), int(sys.argv[2])
+    for _ in range(count):
+        time.sleep(TokenBucket.reserve("b24:shared", rate=rate))
+        print(repr(time.time()), flush=True)
+    """
+)
+
+
+def _database_url(tmp_path: Path) -> str:
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    url = f"sqlite:///{tmp_path / 'limiter.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        timeout=120,
+    )
+    return url
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_together_never_exceed_the_rate(tmp_path):
+    rate, per_process = 10.0, 8
+    env = {**os.environ, "DATABASE_URL": _database_url(tmp_path), "DJANGO_SETTINGS_MODULE": "mastermobile.settings"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(rate), str(per_process)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=120)[0] for worker in workers]
+
+    assert [worker.returncode for worker in workers] == [0, 0]
+    times = sorted(float(line) for output in outputs for line in output.split())
+    assert len(times) == 2 * per_process
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # Sleep jitter may shorten a single gap a little; it can never bunch requests together.
+    assert min(gaps) > 1 / rate - 0.03
+    assert times[-1] - times[0] >= (len(times) - 1) / rate - 0.03
