@@ -13,6 +13,12 @@ from calls import services
 from calls.api.serializers import CallExportSerializer, CallExportStartSerializer
 from calls.models import CallExport
 from mastermobile.api.errors import ProblemError
+from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
+from mastermobile.api.permissions import roles_description
+from mastermobile.api.schema import problem_responses
+
+EXPORT_ROLES = {"1c", "admin"}
+EXPORT_PERMISSION = "calls.export_callrecord"
 
 
 def _actor(request: Request):
@@ -24,15 +30,26 @@ def _actor(request: Request):
 
 
 class CallExportListView(APIView):
-    allowed_roles = {"POST": {"admin"}}
+    allowed_roles = {"POST": EXPORT_ROLES}
+    staff_permission = EXPORT_PERMISSION
 
     @extend_schema(
         operation_id="call_exports_start",
         summary="Start a Bitrix24 call export run",
+        description=(
+            "202 with a new run, or 200 with the active run for the same period. "
+            f"{roles_description(allowed_roles, 'POST')} Staff also need the `{EXPORT_PERMISSION}` permission."
+        ),
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         request=CallExportStartSerializer,
-        responses={202: CallExportSerializer, 200: CallExportSerializer},
+        responses={
+            202: CallExportSerializer,
+            200: CallExportSerializer,
+            **problem_responses(400, 401, 403, 409, 413, 415, 422),
+        },
         tags=["b24-calls"],
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         serializer = CallExportStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -57,12 +74,14 @@ class CallExportListView(APIView):
 
 
 class CallExportDetailView(APIView):
-    allowed_roles = {"GET": {"admin"}}
+    allowed_roles = {"GET": EXPORT_ROLES}
+    staff_permission = EXPORT_PERMISSION
 
     @extend_schema(
         operation_id="call_exports_retrieve",
         summary="Status, counters and progress of a run",
-        responses={200: CallExportSerializer},
+        description=f"{roles_description(allowed_roles, 'GET')} Staff also need the `{EXPORT_PERMISSION}` permission.",
+        responses={200: CallExportSerializer, **problem_responses(401, 403, 404)},
         tags=["b24-calls"],
     )
     def get(self, request: Request, run_id: str) -> Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -25,6 +26,8 @@ class Principal:
     subject: str
     role: str
     via: str  # "jwt" or "session"
+    # The Django user behind a staff session (for per-view Django permissions).
+    staff_user: Any = field(default=None, compare=False, repr=False)
 
     is_authenticated = True
     is_anonymous = False
@@ -104,7 +107,7 @@ class StaffSessionAuthentication(authentication.SessionAuthentication):
         if not user.is_staff:
             return None
         user_role_var.set("admin")
-        return Principal(subject=user.get_username(), role="admin", via="session"), None
+        return Principal(subject=user.get_username(), role="admin", via="session", staff_user=user), None
 
 
 class JWTAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -19,6 +19,10 @@ class HasRole(permissions.BasePermission):
     Views declare ``allowed_roles = {"GET": {"1c", "admin"}, "POST": {...}}``;
     a view without the attribute is closed to everyone.  Views open to
     everybody (ping, health) set ``permission_classes = []`` explicitly.
+
+    A view may also require a Django permission of staff who come through the
+    session (``staff_permission = "calls.export_callrecord"``): staff act as
+    ``admin``, and the permission narrows which staff may.
     """
 
     message = "Your role may not perform this operation."
@@ -32,7 +36,12 @@ class HasRole(permissions.BasePermission):
         roles = getattr(view, "allowed_roles", {}).get(request.method)
         if roles is None and request.method in ("HEAD", "OPTIONS"):
             roles = getattr(view, "allowed_roles", {}).get("GET")
-        return bool(roles) and user.role in roles
+        if not roles or user.role not in roles:
+            return False
+        staff_permission = getattr(view, "staff_permission", None)
+        if staff_permission and user.via == "session":
+            return user.staff_user.has_perm(staff_permission)
+        return True
 
 
 def roles_description(allowed_roles: dict[str, set[str]], method: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from unittest import mock
 
 import pytest
@@ -9,6 +10,10 @@ import pytest
 from calls.models import CallExport
 
 pytestmark = pytest.mark.django_db
+
+
+def new_key() -> dict[str, str]:
+    return {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
 
 
 def test_starting_a_run_answers_202_and_queues_the_listing(client_for, b24_config, django_capture_on_commit_callbacks):
@@ -20,6 +25,7 @@ def test_starting_a_run_answers_202_and_queues_the_listing(client_for, b24_confi
             "/api/v1/call-exports",
             {"period_from": "2026-09-01T00:00:00Z", "period_to": "2026-10-31T23:59:59Z"},
             format="json",
+            **new_key(),
         )
 
     assert response.status_code == 202
@@ -34,9 +40,9 @@ def test_starting_a_run_answers_202_and_queues_the_listing(client_for, b24_confi
 
 def test_starting_an_active_period_again_answers_200_with_the_same_run(client_for, b24_config):
     payload = {"period_from": "2026-09-01T00:00:00Z", "period_to": "2026-10-31T23:59:59Z"}
-    first = client_for("admin").post("/api/v1/call-exports", payload, format="json")
+    first = client_for("admin").post("/api/v1/call-exports", payload, format="json", **new_key())
 
-    second = client_for("admin").post("/api/v1/call-exports", payload, format="json")
+    second = client_for("admin").post("/api/v1/call-exports", payload, format="json", **new_key())
 
     assert second.status_code == 200
     assert second.json()["run_id"] == first.json()["run_id"]
@@ -48,6 +54,7 @@ def test_a_reversed_period_is_a_validation_problem(client_for, b24_config):
         "/api/v1/call-exports",
         {"period_from": "2026-10-01T00:00:00Z", "period_to": "2026-09-01T00:00:00Z"},
         format="json",
+        **new_key(),
     )
 
     assert response.status_code == 422
@@ -55,15 +62,69 @@ def test_a_reversed_period_is_a_validation_problem(client_for, b24_config):
     assert CallExport.objects.count() == 0
 
 
-@pytest.mark.parametrize("role", ["courier", "1c"])
-def test_other_roles_may_not_start_runs(client_for, role):
-    response = client_for(role).post("/api/v1/call-exports", {}, format="json")
+def test_a_courier_may_not_start_runs(client_for):
+    response = client_for("courier", "courier-001").post("/api/v1/call-exports", {}, format="json", **new_key())
 
     assert response.status_code == 403
 
 
+def test_1c_may_start_runs(client_for, b24_config):
+    response = client_for("1c", "onec-prod").post("/api/v1/call-exports", {"dry_run": True}, format="json", **new_key())
+
+    assert response.status_code == 202
+
+
+def test_starting_a_run_needs_an_idempotency_key(client_for, b24_config):
+    response = client_for("admin").post("/api/v1/call-exports", {"dry_run": True}, format="json")
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["detail"]
+    assert CallExport.objects.count() == 0
+
+
+def test_repeating_a_start_with_the_same_key_replays_it(client_for, b24_config):
+    client = client_for("admin")
+    key = new_key()
+    first = client.post("/api/v1/call-exports", {"dry_run": True}, format="json", **key)
+
+    again = client.post("/api/v1/call-exports", {"dry_run": True}, format="json", **key)
+
+    assert again.status_code == first.status_code == 202
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert CallExport.objects.count() == 1
+
+
+def test_staff_need_the_export_permission(client, django_user_model, b24_config):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("operator", password="pw-123456789", is_staff=True)
+    client.force_login(staff)
+    refused = client.post(
+        "/api/v1/call-exports",
+        {"dry_run": True},
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+        **new_key(),
+    )
+    staff.user_permissions.add(Permission.objects.get(codename="export_callrecord"))
+    staff = django_user_model.objects.get(pk=staff.pk)
+    client.force_login(staff)
+
+    allowed = client.post(
+        "/api/v1/call-exports",
+        {"dry_run": True},
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+        **new_key(),
+    )
+
+    assert refused.status_code == 403
+    assert allowed.status_code == 202
+
+
 def test_a_run_reports_status_counters_and_progress(client_for, b24_config):
-    created = client_for("admin").post("/api/v1/call-exports", {"dry_run": True}, format="json").json()
+    created = client_for("admin").post("/api/v1/call-exports", {"dry_run": True}, format="json", **new_key()).json()
 
     response = client_for("admin").get(f"/api/v1/call-exports/{created['run_id']}")
 
