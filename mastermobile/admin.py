@@ -1,10 +1,24 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from mastermobile.models import IdempotencyRecord
 
 
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Audit trails staff may search and read but never add, edit or delete (RET-32)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
     """Read-only view of claimed Idempotency-Keys and their stored responses (RET-32)."""
 
     list_display = [
@@ -21,12 +35,3 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     search_fields = ["key", "actor_id", "resource_ref"]
     date_hierarchy = "created_at"
     list_per_page = 50
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
