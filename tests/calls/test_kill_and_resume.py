@@ -1,6 +1,5 @@
 """A real `call_export` process killed with SIGKILL mid-way, then resumed, ends as if never interrupted."""
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -12,20 +11,10 @@ import pytest
 from django.conf import settings
 
 from tests.fakes.bitrix24 import FakeBitrix24
+from tests.processes import manage, process_env
 
 pytestmark = pytest.mark.slow
 CALLS = 80
-
-
-def manage(*args, env, timeout=180):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def query(database: Path, sql: str):
@@ -36,17 +25,14 @@ def query(database: Path, sql: str):
 @pytest.fixture
 def export_env(tmp_path):
     with FakeBitrix24(calls=CALLS, days=30, rate=0) as fake:
-        env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME")}
-        env.update(
-            {
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-                "LOCAL_STORAGE_DIR": str(tmp_path / "storage"),
-                "B24_BASE_URL": fake.base_url,
-                "B24_WEBHOOK_USER_ID": fake.user_id,
-                "B24_WEBHOOK_TOKEN": fake.token,
-                "B24_BACKOFF_SECONDS": "0",
-                "LOG_LEVEL": "WARNING",
-            }
+        env = process_env(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'calls.sqlite3'}",
+            LOCAL_STORAGE_DIR=str(tmp_path / "storage"),
+            B24_BASE_URL=fake.base_url,
+            B24_WEBHOOK_USER_ID=fake.user_id,
+            B24_WEBHOOK_TOKEN=fake.token,
+            B24_BACKOFF_SECONDS="0",
+            LOG_LEVEL="WARNING",
         )
         migrated = manage("migrate", "--noinput", env=env)
         assert migrated.returncode == 0, migrated.stderr

@@ -3,9 +3,7 @@
 ORM broker on the default run, Redis on CI's second run (Q_BROKER passes through).
 """
 
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,24 +14,9 @@ import uuid
 import pytest
 from django.conf import settings
 
+from tests.processes import free_port, manage, process_env
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def manage(*args, env, timeout=120):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def fetch(url: str, deadline_seconds: float = 30) -> str:
@@ -54,20 +37,16 @@ def sample(text: str, prefix: str) -> float:
 
 @pytest.fixture
 def worker_env(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key in ("PATH", "HOME", "Q_BROKER", "REDIS_HOST", "REDIS_PORT")
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
-            "Q_WORKERS": "1",
-            "LOG_LEVEL": "WARNING",
-            "WORKER_METRICS_HOST": "127.0.0.1",
-            "WORKER_METRICS_PORT": str(free_port()),
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-        }
+    env = process_env(
+        "Q_BROKER",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+        Q_WORKERS="1",
+        LOG_LEVEL="WARNING",
+        WORKER_METRICS_HOST="127.0.0.1",
+        WORKER_METRICS_PORT=str(free_port()),
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
     )
     (tmp_path / "prometheus").mkdir()
     migrated = manage("migrate", "--noinput", env=env)
@@ -116,13 +95,10 @@ def test_a_queued_task_is_run_and_measured_by_the_worker(worker_env):
 
 def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME")}
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}",
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-            "LOG_LEVEL": "WARNING",
-        }
+    env = process_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'web.sqlite3'}",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        LOG_LEVEL="WARNING",
     )
     (tmp_path / "prometheus").mkdir()
     server = subprocess.Popen(

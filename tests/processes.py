@@ -1,0 +1,33 @@
+"""Helpers for tests that run the project as real processes (manage.py, gunicorn, the worker)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_env(*passthrough: str, **values: str) -> dict[str, str]:
+    """A clean environment: PATH and HOME, the named variables of this one, then ``values``."""
+    keep = {"PATH", "HOME", *passthrough}
+    return {**{key: value for key, value in os.environ.items() if key in keep}, **values}
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
