@@ -95,3 +95,14 @@ class TokenBucket(models.Model):
             tokens = min(float(burst), bucket.tokens + elapsed * rate) - 1.0
             TokenBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated=now)
         return 0.0 if tokens >= 0 else -tokens / rate
+
+
+class RateLimitState(models.Model):
+    """Recent rate-limit answers of one portal and the low-rate switch (B24-07), shared by all processes."""
+
+    value = models.CharField(max_length=200, unique=True)
+    rate_limited_at = models.JSONField(default=list, help_text="ISO timestamps of 429/QUERY_LIMIT_EXCEEDED answers.")
+    low_rate_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.value}: low rate until {self.low_rate_until or '-'}"

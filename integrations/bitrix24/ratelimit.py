@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from integrations.models import TokenBucket
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import RateLimitState, TokenBucket
 
 logger = logging.getLogger(__name__)
 
 LOW_RATE_RPS = 0.5
 LOW_RATE_TRIGGER_EVENTS = 10
-LOW_RATE_WINDOW_SECONDS = 15 * 60
+LOW_RATE_WINDOW = timedelta(minutes=15)
 
 
 class RateLimiter:
@@ -21,7 +24,8 @@ class RateLimiter:
 
     ``rate=0`` disables throttling.  Low-rate mode (0.5 rps) is forced by
     ``low_rate_mode`` or switched on for 15 minutes after more than 10
-    rate-limit answers within 15 minutes (counted per process).
+    rate-limit answers within 15 minutes; the answers and the switch live in a
+    ``RateLimitState`` row, so every worker process counts and slows down together.
     """
 
     def __init__(
@@ -31,19 +35,20 @@ class RateLimiter:
         rate: float,
         low_rate_mode: bool = False,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = timezone.now,
     ):
         self.key = key
         self.rate = rate
         self.forced_low_rate = low_rate_mode
         self.sleep = sleep
-        self.clock = clock
-        self._rate_limited_at: deque[float] = deque()
-        self._low_rate_until = 0.0
+        self.now = now
 
     @property
     def low_rate(self) -> bool:
-        return self.forced_low_rate or self.clock() < self._low_rate_until
+        if self.forced_low_rate:
+            return True
+        until = RateLimitState.objects.filter(value=self.key).values_list("low_rate_until", flat=True).first()
+        return until is not None and self.now() < until
 
     @property
     def effective_rate(self) -> float:
@@ -63,17 +68,26 @@ class RateLimiter:
 
     def record_rate_limited(self) -> None:
         """Count one 429 / ``QUERY_LIMIT_EXCEEDED`` answer; switch to low-rate mode past the threshold."""
-        now = self.clock()
-        self._rate_limited_at.append(now)
-        while self._rate_limited_at and now - self._rate_limited_at[0] > LOW_RATE_WINDOW_SECONDS:
-            self._rate_limited_at.popleft()
-        if len(self._rate_limited_at) > LOW_RATE_TRIGGER_EVENTS and now >= self._low_rate_until:
-            self._low_rate_until = now + LOW_RATE_WINDOW_SECONDS
+        now = self.now()
+        with transaction.atomic():
+            state, _ = RateLimitState.objects.select_for_update().get_or_create(value=self.key)
+            recent = [
+                stamp for stamp in state.rate_limited_at if now - datetime.fromisoformat(stamp) <= LOW_RATE_WINDOW
+            ]
+            recent.append(now.isoformat())
+            state.rate_limited_at = recent
+            switched = len(recent) > LOW_RATE_TRIGGER_EVENTS and (
+                state.low_rate_until is None or now >= state.low_rate_until
+            )
+            if switched:
+                state.low_rate_until = now + LOW_RATE_WINDOW
+            state.save(update_fields=["rate_limited_at", "low_rate_until"])
+        if switched:
             logger.warning(
                 "integration.b24.rate_limited",
                 extra={
                     "event": "integration.b24.rate_limited",
-                    "events_in_window": len(self._rate_limited_at),
+                    "events_in_window": len(recent),
                     "rate_rps": LOW_RATE_RPS,
                 },
             )

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,15 +54,17 @@ def test_the_limiter_sleeps_for_its_reserved_slot():
     assert len(slept) == 1 and 0.2 < slept[0] <= 0.25
 
 
+@pytest.mark.django_db
 def test_a_zero_rate_disables_throttling():
     limiter = RateLimiter(key="b24:off", rate=0, sleep=pytest.fail)
 
     assert limiter.acquire() == 0
 
 
+@pytest.mark.django_db
 def test_low_rate_mode_starts_after_more_than_ten_rate_limited_answers():
-    now = [1000.0]
-    limiter = RateLimiter(key="b24:low", rate=2.0, clock=lambda: now[0])
+    now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    limiter = RateLimiter(key="b24:low", rate=2.0, now=lambda: now[0])
     for _ in range(10):
         limiter.record_rate_limited()
     assert not limiter.low_rate
@@ -69,8 +72,34 @@ def test_low_rate_mode_starts_after_more_than_ten_rate_limited_answers():
     limiter.record_rate_limited()
 
     assert limiter.effective_rate == 0.5
-    now[0] += 15 * 60 + 1
+    now[0] += timedelta(minutes=15, seconds=1)
     assert limiter.effective_rate == 2.0
+
+
+@pytest.mark.django_db
+def test_rate_limited_answers_older_than_fifteen_minutes_do_not_count():
+    now = [datetime(2026, 11, 25, 12, 0, tzinfo=UTC)]
+    limiter = RateLimiter(key="b24:aging", rate=2.0, now=lambda: now[0])
+    for _ in range(10):
+        limiter.record_rate_limited()
+    now[0] += timedelta(minutes=16)
+
+    limiter.record_rate_limited()
+
+    assert not limiter.low_rate
+
+
+@pytest.mark.django_db
+def test_low_rate_mode_is_shared_by_every_limiter_of_the_portal():
+    """Two processes build two limiters; the switch lives in the database, not in either of them."""
+    first = RateLimiter(key="b24:shared-low", rate=2.0)
+    second = RateLimiter(key="b24:shared-low", rate=2.0)
+    for _ in range(6):
+        first.record_rate_limited()
+        second.record_rate_limited()
+
+    assert first.low_rate and second.low_rate
+    assert RateLimiter(key="b24:another-portal", rate=2.0).effective_rate == 2.0
 
 
 WORKER = textwrap.dedent(
