@@ -1,9 +1,11 @@
-"""django-q2 tasks of the call export (CALL-16, CALL-17).  Thin: each one calls a service."""
+"""django-q2 tasks of the call export (CALL-16, CALL-17).  Thin: each one calls a service.
+
+Durations are recorded for every task by the platform (mastermobile.q signals).
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,38 +15,16 @@ from django_q.tasks import async_task
 
 from calls import services
 from calls.models import MAX_DOWNLOAD_ATTEMPTS, CallExport, CallExportStatus, CallRecord, CallRecordStatus
-from mastermobile.observability.metrics import BACKGROUND_TASK_DURATION
 
 logger = logging.getLogger(__name__)
 S = CallRecordStatus
 PENDING_REQUEUE_AFTER = timedelta(minutes=5)
 
 
-def _timed(name: str):
-    def decorate(func):
-        def run(*args, **kwargs):
-            started = time.monotonic()
-            status = "success"
-            try:
-                return func(*args, **kwargs)
-            except Exception:
-                status = "error"
-                raise
-            finally:
-                BACKGROUND_TASK_DURATION.labels(task_name=name, status=status).observe(time.monotonic() - started)
-
-        run.__name__ = func.__name__
-        run.__doc__ = func.__doc__
-        return run
-
-    return decorate
-
-
 def enqueue_download(record_id: int) -> None:
     async_task("calls.tasks.download_recording", record_id, task_name=f"call_export.download.{record_id}")
 
 
-@_timed("calls.list_calls")
 def list_calls(run_id: str) -> None:
     """List the run's period and queue one download per record that needs audio."""
     run = CallExport.objects.get(pk=run_id)
@@ -57,13 +37,11 @@ def list_calls(run_id: str) -> None:
     services.call_export_refresh(run=run)
 
 
-@_timed("calls.download_recording")
 def download_recording(record_id: int) -> str:
     """One download attempt; the supervisor schedules the next one after 1, 5, 15 and 60 minutes."""
     return services.record_download(record_id=record_id).status
 
 
-@_timed("calls.supervise_runs")
 def supervise_runs() -> None:
     """Every minute: release stuck records, queue due retries, refresh counters and close finished runs."""
     now = timezone.now()
@@ -80,7 +58,6 @@ def supervise_runs() -> None:
         services.call_export_refresh(run=run)
 
 
-@_timed("calls.poll_bitrix24")
 def poll_bitrix24() -> str:
     """The daily schedule (CALL_EXPORT_CRON): a run over the rolling window, as the system actor."""
     period_from, period_to = services.default_period()
