@@ -198,7 +198,8 @@ class _Reader:
         return number
 
     def list(self, name: str, default: str) -> tuple[str, ...]:
-        value = self.str(name, default)
+        # An empty value (as .env.example leaves ALLOWED_HOSTS) means "the default", not "none".
+        value = self.str(name, default) or default
         return tuple(part.strip() for part in value.split(",") if part.strip())
 
     def http_url(self, name: str, default: str, *, required: bool = True) -> str:

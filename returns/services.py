@@ -35,7 +35,11 @@ def return_create(
     manager_id: str | None = None,
     comment: str | None = None,
 ) -> Return:
-    """Create a pending return with lines ``line_1…line_N`` in request order."""
+    """Create a pending return with lines ``line_1…line_N`` in request order.
+
+    ``return_obj.lines.all()`` on the result answers from memory: the caller can
+    serialize the return without reading it back.
+    """
     return_obj = Return(
         source=source,
         courier_id=courier_id,
@@ -49,7 +53,7 @@ def return_create(
     return_obj._change_reason = f"created by {created_by}"
     with transaction.atomic():
         return_obj.save(force_insert=True)
-        _save_lines(lines, reason=return_obj._change_reason)
+        _save_lines(return_obj, lines, reason=return_obj._change_reason)
     return return_obj
 
 
@@ -64,7 +68,10 @@ def return_replace(
     manager_id: str | None = None,
     comment: str | None = None,
 ) -> Return:
-    """Replace the header and all lines (new line ids) of a pending return (RET-13)."""
+    """Replace the header and all lines (new line ids) of a pending return (RET-13).
+
+    As with :func:`return_create`, ``lines.all()`` on the result needs no query.
+    """
     with transaction.atomic():
         return_obj = _locked(return_id)
         if return_obj.status != Return.Status.PENDING:
@@ -79,7 +86,7 @@ def return_replace(
         return_obj._change_reason = f"replaced by {actor}"
         return_obj.save()
         return_obj.lines.all().delete()
-        _save_lines(lines, reason=return_obj._change_reason)
+        _save_lines(return_obj, lines, reason=return_obj._change_reason)
     return return_obj
 
 
@@ -153,5 +160,11 @@ def _line_errors(line: ReturnLine) -> dict[str, list[str]]:
     return errors
 
 
-def _save_lines(lines: list[ReturnLine], *, reason: str) -> None:
+def _save_lines(return_obj: Return, lines: list[ReturnLine], *, reason: str) -> None:
     bulk_create_with_history(lines, ReturnLine, default_change_reason=reason)
+    # What prefetch_related("lines") would leave behind, filled from the rows
+    # just written (same values, same order by id) instead of a second SELECT.
+    cached = return_obj.lines.get_queryset()
+    cached._result_cache = lines
+    cached._prefetch_done = True
+    return_obj._prefetched_objects_cache = {"lines": cached}

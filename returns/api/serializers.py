@@ -7,6 +7,7 @@ numbers posing as integers are refused, so that integration typos surface as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from returns.models import (
     Return,
     ReturnLine,
 )
+from returns.selectors import LINE_COLUMNS, RETURN_COLUMNS
 
 
 class StrictSerializer(serializers.Serializer):
@@ -101,17 +103,42 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
 
 
+def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``Return`` body (RET-15) of one header row and its line rows.
+
+    ``row`` holds :data:`returns.selectors.RETURN_COLUMNS` and each line
+    :data:`returns.selectors.LINE_COLUMNS`, as ``selectors.return_rows`` and
+    ``selectors.return_line_rows`` give them; :class:`ReturnSerializer` feeds it
+    model instances the same way, so every endpoint answers with the same shape.
+    """
+    return {
+        "id": str(row["return_id"]),
+        "status": row["status"],
+        "source": row["source"],
+        "courier_id": row["courier_id"],
+        "order_id_1c": row["order_id_1c"],
+        "manager_id": row["manager_id"],
+        "comment": row["comment"],
+        "created_at": _rfc3339(row["created_at"]),
+        "updated_at": _rfc3339(row["updated_at"]),
+        "items": [{name: line[name] for name in LINE_COLUMNS} for line in lines],
+    }
+
+
+def _attributes(instance: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in names}
+
+
 class ReturnLineSerializer(serializers.ModelSerializer):
     photos = serializers.ListField(child=serializers.CharField(), allow_null=True, read_only=True)
 
     class Meta:
         model = ReturnLine
-        fields = ["line_id", "sku", "qty", "quality", "reason_code", "reason_note", "photos", "imei", "serial"]
+        fields = list(LINE_COLUMNS)
         read_only_fields = fields
 
     def to_representation(self, instance: ReturnLine) -> dict[str, Any]:
-        # Plain attribute reads: lists of 50 returns × 500 lines stay cheap.
-        return {name: getattr(instance, name) for name in self.Meta.fields}
+        return _attributes(instance, LINE_COLUMNS)
 
 
 class ReturnSerializer(serializers.ModelSerializer):
@@ -137,16 +164,5 @@ class ReturnSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Return) -> dict[str, Any]:
-        line = ReturnLineSerializer()
-        return {
-            "id": str(instance.return_id),
-            "status": instance.status,
-            "source": instance.source,
-            "courier_id": instance.courier_id,
-            "order_id_1c": instance.order_id_1c,
-            "manager_id": instance.manager_id,
-            "comment": instance.comment,
-            "created_at": _rfc3339(instance.created_at),
-            "updated_at": _rfc3339(instance.updated_at),
-            "items": [line.to_representation(item) for item in instance.lines.all()],
-        }
+        lines = (_attributes(line, LINE_COLUMNS) for line in instance.lines.all())
+        return return_body(_attributes(instance, RETURN_COLUMNS), lines)

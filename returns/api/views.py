@@ -26,7 +26,7 @@ from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import problem_responses
 from mastermobile.observability.context import current_request_id
 from returns import selectors, services
-from returns.api.serializers import ReturnInputSerializer, ReturnSerializer
+from returns.api.serializers import ReturnInputSerializer, ReturnSerializer, return_body
 from returns.exceptions import InvalidFilter, InvalidTransition, ReturnNotEditable, ReturnNotFound
 from returns.filters import ORDERINGS
 from returns.models import Return
@@ -144,10 +144,6 @@ def _validated(request: Request) -> dict[str, Any]:
     return serializer.validated_data
 
 
-def _return_body(return_id: Any) -> dict[str, Any]:
-    return ReturnSerializer(selectors.return_get(return_id=return_id)).data
-
-
 class ReturnListView(ReturnsAPIView):
     allowed_roles = {"GET": LIST_ROLES, "POST": CREATE_ROLES}
 
@@ -160,10 +156,12 @@ class ReturnListView(ReturnsAPIView):
         tags=["returns"],
     )
     def get(self, request: Request) -> Response:
-        queryset = selectors.return_list(filters=request.query_params)
+        rows = selectors.return_rows(filters=request.query_params)
         paginator = PagePagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(ReturnSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(rows, request, view=self)
+        lines = selectors.return_line_rows(return_ids=[row["return_id"] for row in page])
+        items = [return_body(row, lines.get(row["return_id"], ())) for row in page]
+        return paginator.get_paginated_response(items)
 
     @extend_schema(
         operation_id="returns_create",
@@ -185,7 +183,8 @@ class ReturnListView(ReturnsAPIView):
             raise exceptions.PermissionDenied("A courier may only create returns with its own courier_id.")
         created = services.return_create(**data, created_by=principal.subject)
         location = reverse("returns-detail", kwargs={"return_id": created.return_id})
-        return Response(_return_body(created.return_id), status=status.HTTP_201_CREATED, headers={"Location": location})
+        body = ReturnSerializer(created).data  # from memory: the service keeps the lines it wrote
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
 class ReturnDetailView(ReturnsAPIView):
@@ -225,7 +224,7 @@ class ReturnDetailView(ReturnsAPIView):
         selectors.return_get(return_id=return_id)  # 404 before validating the body
         data = _validated(request)
         replaced = services.return_replace(return_id=return_id, **data, actor=self._principal().actor_id)
-        return Response(_return_body(replaced.return_id))
+        return Response(ReturnSerializer(replaced).data)
 
     @extend_schema(
         operation_id="returns_cancel",

@@ -60,6 +60,26 @@ def test_it_reads_overrides():
     assert config.redis_host == "127.0.0.1"
 
 
+def test_empty_list_variables_fall_back_to_their_defaults():
+    config = load_config({"ALLOWED_HOSTS": "", "CORS_ORIGINS": "", "APP_ENV": "development"})
+
+    assert config.allowed_hosts == ("*",)
+    assert config.cors_origins == ("http://localhost:3000",)
+
+
+def test_production_answers_only_for_the_configured_hosts():
+    config = load_config(
+        {
+            "APP_ENV": "production",
+            "JWT_SECRET": "s" * 40,
+            "DJANGO_SECRET_KEY": "k" * 50,
+            "ALLOWED_HOSTS": "mm.example.com",
+        }
+    )
+
+    assert config.allowed_hosts == ("mm.example.com",)
+
+
 def test_database_url_wins_over_db_variables():
     config = load_config({"DATABASE_URL": "postgres://u:p@h:5433/x", "DB_HOST": "db"})
 

@@ -114,3 +114,12 @@ def test_a_trailing_slash_is_not_a_route(onec_api):
     response = onec_api.get("/api/v1/returns/")
 
     assert response.status_code == 404
+
+
+def test_the_replaced_body_is_what_a_later_get_answers(onec_api, make_return, body):
+    target = make_return()
+    body["items"] = [{"sku": "SKU-3000", "qty": 3, "quality": "new", "reason_code": "recount", "photos": ["f-1"]}]
+
+    replaced = send(onec_api, "put", detail_url(target.return_id), body, key=new_key()).json()
+
+    assert onec_api.get(detail_url(target.return_id)).json() == replaced

@@ -149,3 +149,12 @@ def test_the_list_runs_a_fixed_number_of_queries(onec_api, make_return, django_a
 
     assert len(response.json()["items"]) == 30
     assert all(len(item["items"]) == 2 for item in response.json()["items"])
+
+
+def test_a_listed_return_has_the_same_body_as_its_detail(onec_api, make_return):
+    make_return(comment="first")
+    make_return(comment="second", items=[{"sku": "SKU-9", "qty": 9, "quality": "unknown", "reason_code": "bulk"}])
+
+    listed = onec_api.get(URL).json()["items"]
+
+    assert [onec_api.get(f"{URL}/{item['id']}").json() for item in listed] == listed
