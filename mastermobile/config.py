@@ -23,6 +23,8 @@ STORAGE_BACKENDS = ("local", "s3")
 Q_BROKERS = ("orm", "redis")
 STT_ENGINES = ("openai-whisper", "stub")
 INSECURE_JWT_SECRET = "changeme"
+# HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 §3.2).
+MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
 
 
 class ConfigError(ImproperlyConfigured):
@@ -264,8 +266,11 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
     production = app_env == "production"
 
     jwt_secret = read.str("JWT_SECRET", INSECURE_JWT_SECRET)
-    if production and (not jwt_secret or jwt_secret == INSECURE_JWT_SECRET):
-        raise ConfigError("JWT_SECRET must be set to a real secret when APP_ENV=production (not 'changeme')")
+    if production and (jwt_secret == INSECURE_JWT_SECRET or len(jwt_secret) < MIN_PRODUCTION_JWT_SECRET_LENGTH):
+        raise ConfigError(
+            f"JWT_SECRET must be a real secret of at least {MIN_PRODUCTION_JWT_SECRET_LENGTH} characters "
+            "when APP_ENV=production (not 'changeme')"
+        )
     secret_key = read.str("DJANGO_SECRET_KEY")
     if not secret_key:
         if production:

@@ -115,6 +115,7 @@ def test_db_variables_build_a_postgres_dsn_when_db_host_is_set():
         ({"DATABASE_URL": "nonsense"}, "DATABASE_URL"),
         ({"APP_ENV": "production", "DJANGO_SECRET_KEY": "k" * 50}, "JWT_SECRET"),
         ({"APP_ENV": "production", "JWT_SECRET": "changeme", "DJANGO_SECRET_KEY": "k" * 50}, "JWT_SECRET"),
+        ({"APP_ENV": "production", "JWT_SECRET": "short-secret", "DJANGO_SECRET_KEY": "k" * 50}, "JWT_SECRET"),
     ],
 )
 def test_each_invalid_value_is_refused_naming_the_variable(environment, variable):

@@ -1,7 +1,9 @@
+import warnings
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from jwt.warnings import InsecureKeyLengthWarning
 
 from mastermobile.api.authentication import ROLES, issue_token
 
@@ -23,7 +25,17 @@ class Command(BaseCommand):
             raise CommandError("--subject must not be blank")
         lifetime = timedelta(days=days) if days else timedelta(minutes=minutes or 15)
         config = settings.APP_CONFIG
-        token = issue_token(
-            subject=subject.strip(), role=role, lifetime=lifetime, secret=config.jwt_secret, issuer=config.jwt_issuer
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            token = issue_token(
+                subject=subject.strip(),
+                role=role,
+                lifetime=lifetime,
+                secret=config.jwt_secret,
+                issuer=config.jwt_issuer,
+            )
+        if len(config.jwt_secret.encode()) < 32:
+            self.stderr.write(
+                "warning: JWT_SECRET is shorter than 32 bytes; set a long random secret outside local use"
+            )
         self.stdout.write(token)
