@@ -21,25 +21,8 @@ from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
 
-CSV_COLUMNS = [
-    "return_id",
-    "status",
-    "source",
-    "courier_id",
-    "order_id_1c",
-    "manager_id",
-    "comment",
-    "created_at",
-    "updated_at",
-    "line_id",
-    "sku",
-    "qty",
-    "quality",
-    "reason_code",
-    "reason_note",
-    "imei",
-    "serial",
-]
+# One row per line: the return's columns, then the line's (photos are Bitrix24 file ids, left out).
+CSV_COLUMNS = [*selectors.RETURN_COLUMNS, *(name for name in selectors.LINE_COLUMNS if name != "photos")]
 
 
 class UnknownCourierFilter(admin.SimpleListFilter):
