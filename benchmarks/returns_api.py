@@ -4,8 +4,8 @@ Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/returns_bench .venv/bin/python benchmarks/returns_api.py
     .venv/bin/python benchmarks/returns_api.py --url http://127.0.0.1:8000 --token "$TOKEN"
 
-Without ``--url`` it migrates the database in ``DATABASE_URL`` (the embedded
-SQLite file otherwise), starts gunicorn on 127.0.0.1 with the per-subject rate
+Without ``--url`` it migrates the database in ``DATABASE_URL`` (a throw-away
+SQLite file otherwise, never the development database), starts gunicorn on 127.0.0.1 with the per-subject rate
 limit lifted, and stops it at the end.  This process is only the driver; the
 load comes from separate processes or threads and every phase prints
 requests/s, p50/p95/p99 latency and the number of non-2xx answers and
@@ -323,9 +323,10 @@ def start_server(*, workers: int, threads: int, env: dict[str, str]) -> tuple[su
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited with code {server.returncode}")
         try:
-            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+            # The first request of a cold worker can take seconds (imports, migrations check).
+            if requests.get(f"{url}/health", timeout=10).status_code == 200:
                 return server, url
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.2)
     server.terminate()
@@ -372,12 +373,15 @@ def main() -> None:
             parser.error("--url must point at 127.0.0.1")
         url = args.url.rstrip("/")
     else:
+        if not env.get("DATABASE_URL"):
+            scratch = Path(tempfile.mkdtemp(prefix="returns-bench-"))
+            env["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
         env["JWT_SECRET"] = secrets.token_hex(32)  # the server and issue_token share it
         manage("migrate", "--noinput", env=env)
         server, url = start_server(workers=args.workers, threads=args.threads, env=env)
     token = args.token or manage("issue_token", "--role", "admin", "--subject", "bench", "--minutes", "30", env=env)
     headers = {"Authorization": f"Bearer {token}"}
-    database = os.environ.get("DATABASE_URL", "sqlite (var/mastermobile.sqlite3)").split("@")[-1]
+    database = env.get("DATABASE_URL", "unknown").split("@")[-1]
     server_shape = "external" if args.url else f"{args.workers} workers × {args.threads} threads"
     print(
         f"target={url} server={server_shape} database={database} client={'wrk' if use_wrk else 'python'} "
