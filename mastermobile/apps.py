@@ -24,7 +24,12 @@ class PlatformConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from mastermobile.observability.tracing import configure_tracing
         from mastermobile.q import connect_task_signals
 
+        # Before the WSGI handler loads its middleware, so the Django instrumentation is in it.
+        configure_tracing(settings.APP_CONFIG)
         connect_task_signals()
         post_migrate.connect(register_schedules, sender=self, dispatch_uid="mastermobile.register_schedules")
