@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench docker-config migrate superuser clean venv
 
-$(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt
+$(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
