@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench docker-config migrate superuser clean venv
+.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -22,6 +22,22 @@ migrate: $(STAMP)
 run: migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve
+
+## The seed README's commands: init (venv + database), worker, seed (demo data), up/down (docker compose).
+init: migrate
+	@test -f .env || { cp .env.example .env && echo "created .env from .env.example"; }
+
+worker: migrate
+	$(PY) manage.py worker
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+up:
+	docker compose -f docker/compose.yml up -d --build
+
+down:
+	docker compose -f docker/compose.yml down
 
 ## Create a superuser: interactive, or from DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD.
 superuser: migrate
