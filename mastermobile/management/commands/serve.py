@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             f"MasterMobile on http://{'127.0.0.1' if config.app_host == '0.0.0.0' else config.app_host}:{config.app_port}/ "
             f"(admin /admin/, API docs /api/docs/); {', '.join(processes)} started. Ctrl-C stops."
         )
+        if not get_user_model().objects.filter(is_superuser=True).exists():
+            self.stdout.write("No admin login yet: run `make superuser` in another terminal.")
 
         stopping = False
 
