@@ -1,0 +1,69 @@
+"""`manage.py serve` (what `make run` starts): web server and worker together, both stopped by Ctrl-C."""
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+from tests.processes import free_port, manage, process_env
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(url: str, deadline_seconds: float = 60) -> str:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in found.stdout.split()]
+
+
+def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
+    web_port, metrics_port = free_port(), free_port()
+    env = process_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        APP_HOST="127.0.0.1",
+        APP_PORT=str(web_port),
+        WORKER_METRICS_HOST="127.0.0.1",
+        WORKER_METRICS_PORT=str(metrics_port),
+        LOG_LEVEL="WARNING",
+    )
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        health = wait_for(f"http://127.0.0.1:{web_port}/health")
+        worker_metrics = wait_for(f"http://127.0.0.1:{metrics_port}/metrics")
+        children = children_of(serve.pid)
+        assert '"status":"ok"' in health
+        assert "queue_lag_seconds" in worker_metrics
+        assert len(children) == 2
+
+        serve.send_signal(signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+
+    assert serve.returncode == 0
+    assert "No admin login yet" in output
+    assert all(subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0 for pid in children)
