@@ -1,13 +1,11 @@
 """Settings parsing: defaults, overrides and one clear error per bad value (PLAT-01…05)."""
 
-import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 
 from mastermobile.config import ConfigError, load_config
+from tests.processes import manage, process_env
 
 
 def test_it_applies_the_documented_defaults():
@@ -164,14 +162,7 @@ def test_secrets_are_collected_for_redaction():
 
 @pytest.mark.slow
 def test_a_bad_value_stops_manage_py_with_one_line():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=settings.BASE_DIR,
-        env={"PATH": "/usr/bin:/bin", "APP_PORT": "eighty", "HOME": "/tmp"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = manage("check", env=process_env(APP_PORT="eighty"))
 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr

@@ -3,13 +3,11 @@
 import io
 import json
 import logging
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 
 from mastermobile.observability.logging import JsonFormatter, RedactionFilter, RequestContextFilter
+from tests.processes import manage, process_env
 
 
 @pytest.fixture
@@ -128,21 +126,11 @@ def test_the_configured_logging_masks_real_process_output():
         "import logging; logging.getLogger('mastermobile.demo').info("
         "'sms to +79161234567', extra={'event': 'demo', 'token': 'tok-123', 'address': 'Moscow, Tverskaya 1'})"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=settings.BASE_DIR,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": "/tmp",
-            "APP_ENV": "staging",
-            "PII_MASKING_ENABLED": "true",
-            "LOG_LEVEL": "INFO",
-            "DATABASE_URL": "sqlite:///:memory:",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+    env = process_env(
+        APP_ENV="staging", PII_MASKING_ENABLED="true", LOG_LEVEL="INFO", DATABASE_URL="sqlite:///:memory:"
     )
+
+    result = manage("shell", "-c", code, env=env)
 
     assert result.returncode == 0, result.stderr
     line = next(json.loads(text) for text in result.stderr.splitlines() if '"demo"' in text)

@@ -1,11 +1,10 @@
 """Prometheus metrics and the OpenAPI schema (PLAT-12, PLAT-13, PLAT-53)."""
 
 import re
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.processes import manage, process_env
 
 pytestmark = pytest.mark.django_db
 
@@ -68,13 +67,7 @@ def test_the_schema_is_served_and_swagger_ui_renders(client):
 @pytest.mark.slow
 def test_the_openapi_schema_validates_without_warnings(tmp_path):
     target = tmp_path / "schema.yaml"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(target)],
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = manage("spectacular", "--validate", "--fail-on-warn", "--file", str(target), env=process_env())
 
     assert result.returncode == 0, result.stderr
     assert target.read_text().startswith("openapi: 3")
