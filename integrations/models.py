@@ -106,3 +106,37 @@ class RateLimitState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value}: low rate until {self.low_rate_until or '-'}"
+
+
+class CircuitState(models.Model):
+    """The circuit breaker of one external system (PLAT-64), shared by all processes.
+
+    Outcomes are counted in windows of 60 seconds that start with the first
+    call after the previous window ended.  While the circuit is open or
+    half-open, ``probe_at`` is when the next half-open probe may go out.
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half-open"
+
+    value = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CLOSED)
+    window_started = models.DateTimeField(default=timezone.now)
+    calls = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    probe_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=["closed", "open", "half_open"]), name="circuitstate_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(failures__lte=models.F("calls")), name="circuitstate_failures_within_calls"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value}: {self.state}"

@@ -1,13 +1,6 @@
 """Bitrix24 REST integration: ``list_calls(date_from, date_to)`` is the public entry point."""
 
-from integrations.bitrix24.client import (
-    Bitrix24Client,
-    CallPage,
-    RequestContext,
-    client_from_config,
-    list_calls,
-    normalise_base_url,
-)
+from integrations.bitrix24.client import Bitrix24Client, RequestContext, normalise_base_url
 from integrations.bitrix24.errors import (
     Bitrix24AuthError,
     Bitrix24Error,
@@ -16,7 +9,10 @@ from integrations.bitrix24.errors import (
     Bitrix24PayloadError,
     Bitrix24RateLimited,
     Bitrix24TransportError,
+    Bitrix24Unavailable,
 )
+from integrations.bitrix24.factory import client_from_config, list_calls
+from integrations.bitrix24.responses import CallPage, recording_url_of
 
 __all__ = [
     "Bitrix24AuthError",
@@ -27,9 +23,11 @@ __all__ = [
     "Bitrix24PayloadError",
     "Bitrix24RateLimited",
     "Bitrix24TransportError",
+    "Bitrix24Unavailable",
     "CallPage",
     "RequestContext",
     "client_from_config",
     "list_calls",
     "normalise_base_url",
+    "recording_url_of",
 ]

@@ -1,38 +1,43 @@
 """Bitrix24 REST client for telephony statistics and recordings (spec 03, B24-01…B24-13).
 
-Build it with :func:`client_from_config`; nothing here reads settings at
-import time.  The webhook token appears only inside the request URL handed to
-``requests``: every log line, exception and integration-log row carries the
-masked form from :meth:`Bitrix24Client.mask`.
+Build it with :func:`~integrations.bitrix24.factory.client_from_config`;
+nothing here reads settings at import time.  The webhook token appears only
+inside the request URL handed to ``requests``: every log line, exception and
+integration-log row carries the masked form from :meth:`Bitrix24Client.mask`.
+Answer shapes and error classification live in
+:mod:`integrations.bitrix24.responses`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
 
 from integrations.bitrix24.errors import (
-    Bitrix24AuthError,
     Bitrix24Error,
-    Bitrix24HTTPError,
-    Bitrix24MethodNotFound,
     Bitrix24PayloadError,
     Bitrix24RateLimited,
     Bitrix24TransportError,
+    Bitrix24Unavailable,
 )
 from integrations.bitrix24.ratelimit import RateLimiter
+from integrations.bitrix24.responses import (
+    BatchResult,
+    CallPage,
+    batch_result_from,
+    check_stream,
+    page_from,
+    parse_json,
+)
+from integrations.circuitbreaker import CircuitBreaker, Permit
 from mastermobile.observability.metrics import INTEGRATION_FAILURES
-
-if TYPE_CHECKING:
-    from mastermobile.config import AppConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +49,6 @@ BATCH_LIMIT = 50
 MAX_RETRY_WAIT_SECONDS = 120.0
 OPERATION_TIME_LIMIT_WAIT_SECONDS = 600.0
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
-
-RATE_LIMIT_ERRORS = frozenset({"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"})
-AUTH_ERRORS = frozenset(
-    {"expired_token", "INVALID_CREDENTIALS", "NO_AUTH_FOUND", "insufficient_scope", "ACCESS_DENIED"}
-)
-METHOD_NOT_FOUND = "ERROR_METHOD_NOT_FOUND"
 
 
 def normalise_base_url(url: str) -> str:
@@ -68,16 +67,6 @@ def iso_utc(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
-class CallPage:
-    """One ``voximplant.statistic.get`` page: items from offset ``start``, the ``next`` offset and ``total``."""
-
-    start: int
-    items: list[dict[str, Any]]
-    next: int | None
-    total: int | None
-
-
-@dataclass(frozen=True)
 class RequestContext:
     """What a request is for, for logs, metrics and the integration log."""
 
@@ -91,7 +80,7 @@ LISTING = RequestContext()
 
 
 class Bitrix24Client:
-    """Inbound-webhook client: URL building, throttling, retries and typed errors."""
+    """Inbound-webhook client: URL building, throttling, retries, the circuit breaker and typed errors."""
 
     def __init__(
         self,
@@ -100,6 +89,7 @@ class Bitrix24Client:
         user_id: str,
         token: str,
         limiter: RateLimiter,
+        breaker: CircuitBreaker,
         backoff_seconds: float = 5.0,
         max_attempts: int = 5,
         timeout: float = 30.0,
@@ -113,6 +103,7 @@ class Bitrix24Client:
         self.user_id = str(user_id).strip()
         self.token = token.strip()
         self.limiter = limiter
+        self.breaker = breaker
         self.backoff_seconds = backoff_seconds
         self.max_attempts = max(1, max_attempts)
         self.timeout = timeout
@@ -197,7 +188,7 @@ class Bitrix24Client:
         if start:
             query["start"] = str(start)
         payload = self.call(LIST_METHOD, query)
-        return _page_from(start, payload.get("result"), payload.get("next"), payload.get("total"))
+        return page_from(start, payload.get("result"), payload.get("next"), payload.get("total"))
 
     def fetch_pages_batched(self, params: dict[str, str], offsets: list[int]) -> list[CallPage]:
         """Up to 50 listing pages in one ``batch`` request; failed commands are fetched one by one."""
@@ -209,7 +200,7 @@ class Bitrix24Client:
             if key in result.errors or key not in result.results:
                 page = self.fetch_page(params, offset)
             else:
-                page = _page_from(offset, result.results[key], result.next.get(key), result.total.get(key))
+                page = page_from(offset, result.results[key], result.next.get(key), result.total.get(key))
             pages.append(page)
             if page.next is None:
                 break
@@ -230,12 +221,7 @@ class Bitrix24Client:
         body = payload.get("result")
         if not isinstance(body, dict):
             raise Bitrix24PayloadError("Unexpected Bitrix24 payload: batch without result")
-        return BatchResult(
-            results=_as_dict(body.get("result")),
-            errors=_as_dict(body.get("result_error")),
-            total=_as_dict(body.get("result_total")),
-            next=_as_dict(body.get("result_next")),
-        )
+        return batch_result_from(body)
 
     def disk_download_url(self, file_id: str, *, context: RequestContext = LISTING) -> str:
         """``DOWNLOAD_URL`` of a Bitrix24 Disk file (``disk.file.get``, scope ``disk``)."""
@@ -266,10 +252,11 @@ class Bitrix24Client:
         http_method: str = "GET",
         context: RequestContext = LISTING,
     ) -> dict[str, Any]:
-        """One REST method call with throttling and retries; the parsed JSON object on success."""
-        _, payload = self._send(
-            http_method, self.method_url(method), params=params, json_body=json_body, context=context
-        )
+        """One REST method call with throttling and retries; the parsed JSON object on success.
+
+        Raises :class:`Bitrix24Unavailable` without a request while the circuit is open.
+        """
+        _, payload = self._send(http_method, self.method_url(method), context=context, params=params, json=json_body)
         return payload
 
     def _send(
@@ -278,11 +265,28 @@ class Bitrix24Client:
         url: str,
         *,
         context: RequestContext,
-        params: dict[str, str] | None = None,
-        json_body: dict[str, Any] | None = None,
         stream: bool = False,
+        **request: Any,
     ) -> tuple[requests.Response, dict[str, Any]]:
+        """Send through the circuit breaker: one outcome per call, counted after its retries (PLAT-64)."""
         masked = self.mask(url)
+        permit = self.breaker.admit()
+        if permit is Permit.REFUSED:
+            INTEGRATION_FAILURES.labels(system="b24", reason="circuit_open", retry_stage=context.stage).inc()
+            self._log(context, "failure", 0, error_code=Bitrix24Unavailable.code)
+            raise Bitrix24Unavailable(f"Bitrix24 is unavailable (circuit open), not sent: {masked}", url=masked)
+        try:
+            sent = self._send_with_retries(http_method, url, masked, context, stream, request)
+        except Bitrix24Error as error:
+            # Only failures that say the portal is unwell count; a 4xx answer means it is up.
+            self.breaker.record(ok=not error.retryable, permit=permit)
+            raise
+        self.breaker.record(ok=True, permit=permit)
+        return sent
+
+    def _send_with_retries(
+        self, http_method: str, url: str, masked: str, context: RequestContext, stream: bool, request: dict[str, Any]
+    ) -> tuple[requests.Response, dict[str, Any]]:
         for attempt in range(1, self.max_attempts + 1):
             waited = self.limiter.acquire()
             if waited:
@@ -290,12 +294,7 @@ class Bitrix24Client:
             self._log(context, "request", attempt)
             try:
                 response = self.session.request(
-                    http_method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    timeout=(self.timeout, self.timeout),
-                    stream=stream,
+                    http_method, url, timeout=(self.timeout, self.timeout), stream=stream, **request
                 )
             except requests.Timeout:
                 # The requests exception text carries the raw URL: never chain it.
@@ -308,7 +307,9 @@ class Bitrix24Client:
                 )
             else:
                 try:
-                    payload = self._check_stream(response, masked) if stream else self._parse(response, masked)
+                    payload = (
+                        check_stream(response, masked, self.mask) if stream else parse_json(response, masked, self.mask)
+                    )
                 except Bitrix24Error as exc:
                     response.close()
                     error = exc
@@ -343,66 +344,6 @@ class Bitrix24Client:
         if error.error == "OPERATION_TIME_LIMIT":
             return OPERATION_TIME_LIMIT_WAIT_SECONDS
         return min(delay, MAX_RETRY_WAIT_SECONDS)
-
-    def _parse(self, response: requests.Response, masked_url: str) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code == 200 and isinstance(body, dict) and "error" not in body:
-            return body
-        if response.status_code == 200 and not isinstance(body, dict):
-            raise Bitrix24PayloadError(
-                f"Unexpected Bitrix24 payload from {masked_url}",
-                url=masked_url,
-                status_code=200,
-                body=self._body(response),
-            )
-        raise self._http_error(response, body if isinstance(body, dict) else {}, masked_url)
-
-    def _check_stream(self, response: requests.Response, masked_url: str) -> dict[str, Any]:
-        if response.status_code == 200:
-            return {}
-        try:
-            body = response.json() if "json" in response.headers.get("Content-Type", "") else {}
-        except ValueError:
-            body = {}
-        error = self._http_error(response, body if isinstance(body, dict) else {}, masked_url)
-        if response.status_code in (403, 404):
-            # CALL-16: a missing recording is retried across task attempts, not here.
-            error = Bitrix24HTTPError(str(error), url=masked_url, status_code=response.status_code, body=error.body)
-        raise error
-
-    def _http_error(self, response: requests.Response, body: dict[str, Any], masked_url: str) -> Bitrix24HTTPError:
-        status = response.status_code
-        code = str(body.get("error") or "") or None
-        description = self.mask(str(body.get("error_description") or "")) or None
-        text = self._body(response)
-        detail = (
-            f"Bitrix24 {status}{f' {code}' if code else ''}{f': {description}' if description else ''} ({masked_url})"
-        )
-        kwargs = {
-            "url": masked_url,
-            "status_code": status,
-            "error": code,
-            "description": description,
-            "body": text,
-            "retry_after": _retry_after(response.headers.get("Retry-After")),
-        }
-        if code in RATE_LIMIT_ERRORS or status == 429:
-            return Bitrix24RateLimited(detail, **kwargs)
-        if code in AUTH_ERRORS or status in (401, 403):
-            return Bitrix24AuthError(detail, **kwargs)
-        if code == METHOD_NOT_FOUND:
-            return Bitrix24MethodNotFound(detail, **kwargs)
-        return Bitrix24HTTPError(detail, retryable=status >= 500, **kwargs)
-
-    def _body(self, response: requests.Response) -> str:
-        try:
-            text = response.text[:2000]
-        except (requests.RequestException, UnicodeDecodeError):
-            text = ""
-        return self.mask(text)
 
     def _log(self, context: RequestContext, stage: str, attempt: int, **fields: Any) -> None:
         extra: dict[str, Any] = {
@@ -441,90 +382,3 @@ class Bitrix24Client:
             error_code=error_code,
             retry_count=attempt - 1,
         )
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """``result.result`` / ``result_error`` / ``result_total`` / ``result_next`` of a ``batch`` answer."""
-
-    results: dict[str, Any]
-    errors: dict[str, Any]
-    total: dict[str, Any]
-    next: dict[str, Any]
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    # Bitrix24 encodes an empty object as [] in batch answers.
-    return value if isinstance(value, dict) else {}
-
-
-def _as_int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _page_from(start: int, result: Any, next_offset: Any, total: Any) -> CallPage:
-    items = [item for item in result if isinstance(item, dict)] if isinstance(result, list) else []
-    return CallPage(start=start, items=items, next=_as_int(next_offset), total=_as_int(total))
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def client_from_config(config: AppConfig, **overrides: Any) -> Bitrix24Client:
-    """The one factory: a client built from an explicit :class:`AppConfig`.
-
-    ``overrides`` (``correlation_id``, ``sleep``, ``session``, ``audit``…)
-    are passed to the constructor.
-    """
-    base_url = normalise_base_url(config.b24_base_url)
-    sleep = overrides.get("sleep", time.sleep)
-    limiter = overrides.pop(
-        "limiter",
-        RateLimiter(
-            key=f"b24:{urlsplit(base_url).netloc}",
-            rate=config.b24_rate_limit_rps,
-            low_rate_mode=config.export_low_rate_mode,
-            sleep=sleep,
-        ),
-    )
-    options: dict[str, Any] = {
-        "base_url": base_url,
-        "user_id": config.b24_webhook_user_id,
-        "token": config.b24_webhook_token,
-        "limiter": limiter,
-        "backoff_seconds": config.b24_backoff_seconds,
-        "max_attempts": config.b24_max_attempts,
-        "timeout": config.request_timeout_s,
-        "use_batch": config.b24_use_batch,
-    }
-    options.update(overrides)
-    return Bitrix24Client(**options)
-
-
-def list_calls(date_from: datetime, date_to: datetime, *, config: AppConfig | None = None) -> list[dict[str, Any]]:
-    """Public entry point: every Bitrix24 call in ``[date_from, date_to]``, read with the project settings."""
-    if config is None:
-        from django.conf import settings
-
-        config = settings.APP_CONFIG
-    return client_from_config(config).list_calls(date_from, date_to)
-
-
-def recording_url_of(item: dict[str, Any]) -> str | None:
-    """``CALL_RECORD_URL``, falling back to ``RECORD_URL`` (B24-04)."""
-    url = item.get("CALL_RECORD_URL") or item.get("RECORD_URL")
-    return str(url).strip() or None if url else None

@@ -85,3 +85,13 @@ class Bitrix24PayloadError(Bitrix24Error):
     """A 200 answer whose body is not a JSON object."""
 
     code = "b24_unexpected_payload"
+
+
+class Bitrix24Unavailable(Bitrix24Error):
+    """The circuit breaker is open (PLAT-64): Bitrix24 failed too often lately, so no request was sent.
+
+    Transient by nature: try again after the circuit's 30 seconds.
+    """
+
+    code = "integration.unavailable"
+    retryable = True

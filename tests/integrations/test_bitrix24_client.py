@@ -18,7 +18,7 @@ from integrations.bitrix24 import (
     client_from_config,
     list_calls,
 )
-from integrations.bitrix24.client import _page_from
+from integrations.bitrix24.responses import page_from
 from integrations.models import IntegrationLog
 from tests.fakes.bitrix24 import FakeBitrix24
 
@@ -129,7 +129,7 @@ def test_date_bounds_are_inclusive(b24_config, fake_b24):
 
 
 def test_items_that_are_not_objects_are_dropped():
-    page = _page_from(0, [{"ID": "1"}, "junk", None, 5, {"ID": "2"}], None, "2")
+    page = page_from(0, [{"ID": "1"}, "junk", None, 5, {"ID": "2"}], None, "2")
 
     assert page.items == [{"ID": "1"}, {"ID": "2"}]
     assert page.total == 2

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from integrations.bitrix24 import Bitrix24Error, client_from_config
-from integrations.bitrix24.client import recording_url_of
+from integrations.bitrix24 import Bitrix24Error, client_from_config, recording_url_of
 
 REQUIRED = (
     ("B24_BASE_URL", "b24_base_url"),
