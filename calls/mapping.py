@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calls.models import CallDirection
-from integrations.bitrix24.client import recording_url_of
+from integrations.bitrix24 import recording_url_of
 
 logger = logging.getLogger(__name__)
 

@@ -38,6 +38,7 @@ from integrations.bitrix24 import (
     Bitrix24Client,
     Bitrix24Error,
     Bitrix24TransportError,
+    Bitrix24Unavailable,
     RequestContext,
     client_from_config,
 )
@@ -51,6 +52,8 @@ DOWNLOAD_CHUNK_BYTES = 64 * 1024
 # CALL-16: waits before download attempts 2…5.
 DOWNLOAD_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=60))
 STALE_AFTER = timedelta(minutes=30)
+# CALL-17: downloads of one run in flight at once, whatever the number of worker processes.
+MAX_PARALLEL_DOWNLOADS = 4
 
 
 class CallExportError(Exception):
@@ -317,8 +320,16 @@ def record_fields_names() -> list[str]:
 
 @dataclass(frozen=True)
 class DownloadOutcome:
+    """What one download task did.
+
+    ``queue_next`` is False when the task neither used nor gave up a download
+    slot of its run (the run's cap was full, or the circuit breaker refused the
+    request): then it must not hand a slot on (:func:`next_download`).
+    """
+
     status: str
     error_code: str | None = None
+    queue_next: bool = True
 
 
 def _mask(text: str) -> str:
@@ -336,8 +347,57 @@ def records_to_download(run: CallExport) -> Any:
     )
 
 
+def retry_due(now: datetime) -> Q:
+    """Records in ``error`` whose next attempt is due after 1, 5, 15 or 60 minutes (CALL-16)."""
+    due = Q()
+    for attempt, delay in enumerate(DOWNLOAD_RETRY_DELAYS, start=1):
+        due |= Q(status=S.ERROR, download_attempts=attempt, last_attempt_at__lt=now - delay)
+    return due
+
+
+def download_slots_free(run: CallExport) -> int:
+    """How many more records of the run may start downloading now (CALL-17)."""
+    return max(0, MAX_PARALLEL_DOWNLOADS - run.records.filter(status=S.DOWNLOADING).count())
+
+
+def next_download(*, record_id: int) -> int | None:
+    """The record that takes over the download slot ``record_id`` leaves: the run's first pending or due one.
+
+    None when there is none, or the run was cancelled or failed.  A completed
+    run goes on: its records may have been sent back by *Retry download*.
+    """
+    record = CallRecord.objects.select_related("run").get(pk=record_id)
+    if record.run.status in (CallExportStatus.CANCELLED, CallExportStatus.ERROR):
+        return None
+    ready = Q(status=S.PENDING) | retry_due(timezone.now())
+    return records_to_download(record.run).exclude(pk=record_id).filter(ready).values_list("id", flat=True).first()
+
+
+def _claim_download(record: CallRecord) -> bool:
+    """Move the record to ``downloading`` while fewer than ``MAX_PARALLEL_DOWNLOADS`` of its run are (CALL-17).
+
+    The run row is locked first, so concurrent claims of one run from any
+    worker process queue up and each counts the claims committed before it
+    (SQLite starts every transaction with the write lock, which serialises
+    them the same way).  False when the cap is full or another task took the record.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        CallExport.objects.select_for_update().values_list("pk", flat=True).get(pk=record.run_id)
+        if CallRecord.objects.filter(run_id=record.run_id, status=S.DOWNLOADING).count() >= MAX_PARALLEL_DOWNLOADS:
+            return False
+        claimed = CallRecord.objects.filter(pk=record.pk, status__in=[S.PENDING, S.ERROR]).update(
+            status=S.DOWNLOADING,
+            attempts=record.attempts + 1,
+            download_attempts=record.download_attempts + 1,
+            last_attempt_at=now,
+            updated_at=now,
+        )
+    return claimed == 1
+
+
 def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> DownloadOutcome:
-    """One download attempt of one recording (CALL-16, STT-22, STT-23)."""
+    """One download attempt of one recording (CALL-16, STT-22, STT-23), within the run's cap (CALL-17)."""
     record = CallRecord.objects.select_related("run").get(pk=record_id)
     run = record.run
     if run.status == CallExportStatus.CANCELLED or record.audio_purged_at or record.is_final:
@@ -356,17 +416,13 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
         )
         return DownloadOutcome(S.ERROR, "max_attempts")
 
-    now = timezone.now()
-    claimed = CallRecord.objects.filter(pk=record.pk, status__in=[S.PENDING, S.ERROR]).update(
-        status=S.DOWNLOADING,
-        attempts=record.attempts + 1,
-        download_attempts=record.download_attempts + 1,
-        last_attempt_at=now,
-        updated_at=now,
-    )
-    if not claimed:
-        return DownloadOutcome(record.status, record.error_code)
-    record.refresh_from_db()
+    if not _claim_download(record):
+        status = CallRecord.objects.filter(pk=record.pk).values_list("status", flat=True).get()
+        # Still pending or in error: the cap is full, and the record waits for a slot handed on.
+        # Otherwise another task took it, and this one hands its own turn on.
+        return DownloadOutcome(status, record.error_code, queue_next=status not in (S.PENDING, S.ERROR))
+    before = record
+    record = CallRecord.objects.get(pk=record.pk)
     client = client or _client(run)
     context = RequestContext(
         stage="download", event="call_export.recording", call_id=record.call_id, record_id=record.record_id
@@ -385,6 +441,8 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
                 _body(response, client),
                 content_type=response.headers.get("Content-Type"),
             )
+    except Bitrix24Unavailable:
+        return _download_deferred(before)
     except Bitrix24AuthError as error:
         outcome = _download_failed(record, error.code, str(error), error.status_code)
         call_export_fail(run=run, reason=f"download authentication failed: {error}")
@@ -430,6 +488,33 @@ def _download_succeeded(record: CallRecord, key: str, checksum: str) -> Download
         updated_at=timezone.now(),
     )
     return DownloadOutcome(status, code)
+
+
+def _download_deferred(before: CallRecord) -> DownloadOutcome:
+    """The circuit breaker refused the request (PLAT-64): nothing was sent, so the attempt is given back.
+
+    The record returns to its state before the claim; the supervisor queues
+    it again (a ``pending`` one after 5 minutes, an ``error`` one when due).
+    """
+    CallRecord.objects.filter(pk=before.pk, status=S.DOWNLOADING).update(
+        status=before.status,
+        attempts=before.attempts,
+        download_attempts=before.download_attempts,
+        last_attempt_at=before.last_attempt_at,
+        updated_at=timezone.now(),
+    )
+    logger.info(
+        "call_export.recording",
+        extra={
+            "event": "call_export.recording",
+            "stage": "deferred",
+            "call_id": before.call_id,
+            "record_id": before.record_id,
+            "error_code": Bitrix24Unavailable.code,
+            "correlation_id": str(before.run_id),
+        },
+    )
+    return DownloadOutcome(before.status, before.error_code, queue_next=False)
 
 
 def _download_failed(record: CallRecord, code: str, message: str, status_code: int | None) -> DownloadOutcome:

@@ -26,33 +26,48 @@ def enqueue_download(record_id: int) -> None:
 
 
 def list_calls(run_id: str) -> None:
-    """List the run's period and queue one download per record that needs audio."""
+    """List the run's period and queue the first downloads, as many as the run's cap allows (CALL-17).
+
+    Each download then hands its slot on to the next record (:func:`download_recording`).
+    """
     run = CallExport.objects.get(pk=run_id)
     if not services.call_export_list(run=run):
         return
     run.refresh_from_db()
     if not run.is_dry_run:
-        for record_id in services.records_to_download(run).filter(status=S.PENDING).values_list("id", flat=True):
+        pending = services.records_to_download(run).filter(status=S.PENDING).values_list("id", flat=True)
+        for record_id in pending[: services.download_slots_free(run)]:
             enqueue_download(record_id)
     services.call_export_refresh(run=run)
 
 
 def download_recording(record_id: int) -> str:
-    """One download attempt; the supervisor schedules the next one after 1, 5, 15 and 60 minutes."""
-    return services.record_download(record_id=record_id).status
+    """One download attempt, then the run's next pending or due record gets the slot.
+
+    So at most ``MAX_PARALLEL_DOWNLOADS`` tasks of a run keep the downloads
+    flowing; failed records are retried after 1, 5, 15 and 60 minutes.
+    """
+    outcome = services.record_download(record_id=record_id)
+    if outcome.queue_next:
+        next_id = services.next_download(record_id=record_id)
+        if next_id is not None:
+            enqueue_download(next_id)
+    return outcome.status
 
 
 def supervise_runs() -> None:
-    """Every minute: release stuck records, queue due retries, refresh counters and close finished runs."""
+    """Every minute: release stuck records, queue due retries, refresh counters and close finished runs.
+
+    Retries fill the run's free download slots only; the rest wait for a slot
+    handed on by a finished download, or for the next minute.
+    """
     now = timezone.now()
     for run in CallExport.objects.filter(status=CallExportStatus.IN_PROGRESS):
         stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - services.STALE_AFTER)
         services._release_downloading(stuck)
-        due = Q(status=S.PENDING, updated_at__lt=now - PENDING_REQUEUE_AFTER)
-        for attempt, delay in enumerate(services.DOWNLOAD_RETRY_DELAYS, start=1):
-            due |= Q(status=S.ERROR, download_attempts=attempt, last_attempt_at__lt=now - delay)
+        due = Q(status=S.PENDING, updated_at__lt=now - PENDING_REQUEUE_AFTER) | services.retry_due(now)
         retry = services.records_to_download(run).filter(due, download_attempts__lt=MAX_DOWNLOAD_ATTEMPTS)
-        for record_id in retry.values_list("id", flat=True):
+        for record_id in retry.values_list("id", flat=True)[: services.download_slots_free(run)]:
             CallRecord.objects.filter(pk=record_id).update(updated_at=now)
             enqueue_download(record_id)
         services.call_export_refresh(run=run)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
+from integrations.models import CircuitState
 from tests.fakes.bitrix24 import FakeBitrix24
 
 
@@ -39,3 +43,17 @@ def b24_config(fake_b24: FakeBitrix24, settings, storage_dir):
     )
     settings.APP_CONFIG = config
     return config
+
+
+@pytest.fixture
+def open_circuit(b24_config) -> Callable[[], CircuitState]:
+    """Opens the fake portal's circuit breaker for the next 30 seconds when called."""
+
+    def open_it() -> CircuitState:
+        circuit, _ = CircuitState.objects.update_or_create(
+            value=f"b24:{urlsplit(b24_config.b24_base_url).netloc}",
+            defaults={"state": CircuitState.State.OPEN, "probe_at": timezone.now() + timedelta(seconds=30)},
+        )
+        return circuit
+
+    return open_it

@@ -125,6 +125,34 @@ def test_five_failed_attempts_for_other_reasons_end_in_max_attempts(listed, fake
     assert record.error_message.startswith("http_500:")
 
 
+def test_a_download_refused_by_the_open_circuit_gives_its_attempt_back(listed, fake_b24, open_circuit):
+    record = record_of(fake_b24, 0)
+    open_circuit()
+    before = fake_b24.count()
+
+    outcome = download(record)
+
+    assert outcome.status == "pending"
+    assert fake_b24.count() == before
+    record.refresh_from_db()
+    assert (record.status, record.download_attempts, record.attempts, record.error_code) == ("pending", 0, 0, None)
+
+
+def test_a_failed_record_refused_by_the_open_circuit_keeps_its_retry_schedule(listed, fake_b24, open_circuit):
+    record = record_of(fake_b24, 0)
+    fake_b24.fail_next("500", times=5, match=record.call_id)
+    download(record)
+    record.refresh_from_db()
+    failed_at = record.last_attempt_at
+    open_circuit()
+
+    outcome = download(record)
+
+    assert (outcome.status, outcome.error_code) == ("error", "http_500")
+    record.refresh_from_db()
+    assert (record.status, record.download_attempts, record.last_attempt_at) == ("error", 1, failed_at)
+
+
 def test_a_call_without_a_recording_is_skipped_at_listing(listed, fake_b24):
     record = record_of(fake_b24, 7)
 

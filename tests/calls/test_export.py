@@ -222,6 +222,20 @@ def test_a_failed_run_is_resumed_back_to_in_progress_and_completed(b24_config, f
     assert CallRecord.objects.count() == 60
 
 
+def test_a_listing_refused_by_the_open_circuit_fails_the_run_and_it_resumes_later(b24_config, fake_b24, open_circuit):
+    circuit = open_circuit()
+    with pytest.raises(CommandError, match="circuit open"):
+        export()
+    assert only_run().status == CallExportStatus.ERROR
+    assert fake_b24.count() == 0
+    circuit.delete()
+
+    export("--resume", str(only_run().run_id))
+
+    assert only_run().status == CallExportStatus.COMPLETED
+    assert CallRecord.objects.count() == 60
+
+
 def test_a_completed_run_cannot_be_resumed(b24_config, fake_b24):
     export()
 
