@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from calls import services
+from calls import downloads, services
 from calls.models import MAX_DOWNLOAD_ATTEMPTS, CallExport, CallExportStatus, CallRecord, CallRecordStatus
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ def list_calls(run_id: str) -> None:
         return
     run.refresh_from_db()
     if not run.is_dry_run:
-        pending = services.records_to_download(run).filter(status=S.PENDING).values_list("id", flat=True)
-        for record_id in pending[: services.download_slots_free(run)]:
+        pending = downloads.records_to_download(run).filter(status=S.PENDING).values_list("id", flat=True)
+        for record_id in pending[: downloads.download_slots_free(run)]:
             enqueue_download(record_id)
     services.call_export_refresh(run=run)
 
@@ -47,9 +47,9 @@ def download_recording(record_id: int) -> str:
     So at most ``MAX_PARALLEL_DOWNLOADS`` tasks of a run keep the downloads
     flowing; failed records are retried after 1, 5, 15 and 60 minutes.
     """
-    outcome = services.record_download(record_id=record_id)
+    outcome = downloads.record_download(record_id=record_id)
     if outcome.queue_next:
-        next_id = services.next_download(record_id=record_id)
+        next_id = downloads.next_download(record_id=record_id)
         if next_id is not None:
             enqueue_download(next_id)
     return outcome.status
@@ -63,11 +63,11 @@ def supervise_runs() -> None:
     """
     now = timezone.now()
     for run in CallExport.objects.filter(status=CallExportStatus.IN_PROGRESS):
-        stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - services.STALE_AFTER)
-        services._release_downloading(stuck)
-        due = Q(status=S.PENDING, updated_at__lt=now - PENDING_REQUEUE_AFTER) | services.retry_due(now)
-        retry = services.records_to_download(run).filter(due, download_attempts__lt=MAX_DOWNLOAD_ATTEMPTS)
-        for record_id in retry.values_list("id", flat=True)[: services.download_slots_free(run)]:
+        stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - downloads.STALE_AFTER)
+        downloads.release_downloading(stuck)
+        due = Q(status=S.PENDING, updated_at__lt=now - PENDING_REQUEUE_AFTER) | downloads.retry_due(now)
+        retry = downloads.records_to_download(run).filter(due, download_attempts__lt=MAX_DOWNLOAD_ATTEMPTS)
+        for record_id in retry.values_list("id", flat=True)[: downloads.download_slots_free(run)]:
             CallRecord.objects.filter(pk=record_id).update(updated_at=now)
             enqueue_download(record_id)
         services.call_export_refresh(run=run)

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from calls import services, tasks
+from calls import downloads, services, tasks
 from calls.models import CallExport, CallRecord
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_a_fifth_download_of_a_run_waits_for_a_free_slot(listed, fake_b24):
     mark_downloading(ids[:4])
     before = fake_b24.count()
 
-    outcome = services.record_download(record_id=ids[4])
+    outcome = downloads.record_download(record_id=ids[4])
 
     assert (outcome.status, outcome.queue_next) == ("pending", False)
     assert fake_b24.count() == before
@@ -59,7 +59,7 @@ def test_downloads_of_other_runs_do_not_use_the_slots(listed, fake_b24):
     other, _ = services.call_export_start(period_from=datetime(2001, 1, 1, tzinfo=UTC), period_to=datetime.now(UTC))
     CallRecord.objects.filter(pk__in=ids[:4]).update(run=other, status="downloading")
 
-    outcome = services.record_download(record_id=ids[4])
+    outcome = downloads.record_download(record_id=ids[4])
 
     assert outcome.status == "skipped"  # downloaded; STT is off
 
@@ -74,7 +74,7 @@ def test_ten_simultaneous_downloads_of_a_run_hold_at_most_four_slots(b24_config,
     seen = {"settled": 0, "inside": 0, "peak": 0}
     release = threading.Event()
     start = threading.Barrier(len(ids))
-    real_save = services.save_stream
+    real_save = downloads.save_stream
 
     def held_save(key, chunks, **kwargs):
         downloading = CallRecord.objects.filter(run=run, status="downloading").count()
@@ -86,13 +86,13 @@ def test_ten_simultaneous_downloads_of_a_run_hold_at_most_four_slots(b24_config,
         release.wait(timeout=30)
         return real_save(key, chunks, **kwargs)
 
-    monkeypatch.setattr(services, "save_stream", held_save)
-    outcomes: dict[int, services.DownloadOutcome] = {}
+    monkeypatch.setattr(downloads, "save_stream", held_save)
+    outcomes: dict[int, downloads.DownloadOutcome] = {}
 
     def download(record_id: int) -> None:
         try:
             start.wait(timeout=30)
-            outcome = services.record_download(record_id=record_id)
+            outcome = downloads.record_download(record_id=record_id)
             outcomes[record_id] = outcome
             if not outcome.queue_next:
                 with settled:

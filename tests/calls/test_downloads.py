@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.files.storage import storages
 from moto.server import ThreadedMotoServer
 
-from calls import services
+from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord
 from calls.storage import audio_key, sanitise, save_stream, transcript_key
 from tests.fakes.bitrix24 import wav_bytes
@@ -31,8 +31,8 @@ def record_of(fake, index: int) -> CallRecord:
     return CallRecord.objects.get(call_id=fake.items[index]["CALL_ID"])
 
 
-def download(record: CallRecord) -> services.DownloadOutcome:
-    return services.record_download(record_id=record.pk)
+def download(record: CallRecord) -> downloads.DownloadOutcome:
+    return downloads.record_download(record_id=record.pk)
 
 
 def test_a_download_stores_the_audio_under_its_key_with_its_checksum(listed, fake_b24, storage_dir):

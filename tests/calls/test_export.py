@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
-from calls import services
+from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord
 from tests.fakes.bitrix24 import wav_bytes
 
@@ -178,7 +178,7 @@ def test_a_run_killed_during_downloads_ends_the_same_as_an_uninterrupted_one(
     shutil.rmtree(storage_dir)
 
     calls = {"n": 0}
-    original = services.save_stream
+    original = downloads.save_stream
 
     def dying_save(*args, **kwargs):
         calls["n"] += 1
@@ -186,7 +186,7 @@ def test_a_run_killed_during_downloads_ends_the_same_as_an_uninterrupted_one(
             raise Killed
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "save_stream", dying_save)
+    monkeypatch.setattr(downloads, "save_stream", dying_save)
     with pytest.raises(Killed):
         export("--from", "2000-01-01", "--to", "2100-01-01")
     monkeypatch.undo()
@@ -249,7 +249,7 @@ def test_an_unknown_run_cannot_be_resumed(b24_config):
 
 
 def test_a_cancelled_run_stops_downloading(b24_config, fake_b24, monkeypatch):
-    original = services.record_download
+    original = downloads.record_download
 
     def cancel_midway(*, record_id, client=None):
         outcome = original(record_id=record_id, client=client)
