@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 
 from django.conf import settings
 
@@ -31,3 +33,16 @@ def manage(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.
         text=True,
         timeout=timeout,
     )
+
+
+def http_get(url: str, deadline_seconds: float = 60) -> str:
+    """GET ``url`` from a process that is still starting: retry until it answers or the deadline passes."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

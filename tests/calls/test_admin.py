@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from calls import services
 from calls.models import CallExport, CallExportStatus, CallRecord
-from tests.fakes.bitrix24 import wav_bytes
+from tests.fakes.audio import wav_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord
 from calls.storage import audio_key, sanitise, save_stream, transcript_key
-from tests.fakes.bitrix24 import wav_bytes
+from tests.fakes.audio import wav_bytes
 
 pytestmark = pytest.mark.django_db
 

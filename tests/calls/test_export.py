@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 
 from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord
-from tests.fakes.bitrix24 import wav_bytes
+from tests.fakes.audio import wav_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -23,20 +23,19 @@ from __future__ import annotations
 import argparse
 import bisect
 import dataclasses
-import io
 import json
-import math
 import random
 import socket
 import threading
 import time
-import wave
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.audio import wav_bytes
 
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
@@ -65,22 +64,6 @@ FAULTS: dict[str, tuple[int, dict[str, Any] | None]] = {
     "method_not_found": (404, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}),
     "error_200": (200, {"error": "ACCESS_DENIED", "error_description": "Access denied"}),
 }
-
-
-def wav_bytes(index: int, seconds: float = 0.25, rate: int = 8000) -> bytes:
-    """A short mono 16-bit tone; the pitch depends on ``index`` so every file differs."""
-    frequency = 300 + (index % 50) * 10
-    frames = bytearray()
-    for n in range(int(seconds * rate)):
-        sample = int(8000 * math.sin(2 * math.pi * frequency * n / rate))
-        frames += sample.to_bytes(2, "little", signed=True)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(bytes(frames))
-    return buffer.getvalue()
 
 
 @dataclass

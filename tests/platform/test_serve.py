@@ -3,27 +3,13 @@
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from django.conf import settings
 
-from tests.processes import free_port, manage, process_env
+from tests.processes import free_port, http_get, manage, process_env
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(url: str, deadline_seconds: float = 60) -> str:
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def children_of(pid: int) -> list[int]:
@@ -51,8 +37,8 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
         text=True,
     )
     try:
-        health = wait_for(f"http://127.0.0.1:{web_port}/health")
-        worker_metrics = wait_for(f"http://127.0.0.1:{metrics_port}/metrics")
+        health = http_get(f"http://127.0.0.1:{web_port}/health")
+        worker_metrics = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
         children = children_of(serve.pid)
         assert '"status":"ok"' in health
         assert "queue_lag_seconds" in worker_metrics

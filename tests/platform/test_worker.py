@@ -8,27 +8,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 import pytest
 from django.conf import settings
 
-from tests.processes import free_port, manage, process_env
+from tests.processes import free_port, http_get, manage, process_env
 
 pytestmark = pytest.mark.slow
-
-
-def fetch(url: str, deadline_seconds: float = 30) -> str:
-    deadline = time.monotonic() + deadline_seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def sample(text: str, prefix: str) -> float:
@@ -82,7 +69,7 @@ def test_a_queued_task_is_run_and_measured_by_the_worker(worker_env):
         shown = manage("shell", "-c", f"from django_q.tasks import result; print(result('{task_id}'))", env=env)
         assert shown.stdout.strip().splitlines()[-1] == f"pong:{marker}"
 
-        metrics = fetch(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
+        metrics = http_get(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
         duration_count = (
             'background_tasks_duration_seconds_count{status="success",task_name="mastermobile.q.ping_task"}'
         )
@@ -120,11 +107,11 @@ def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        fetch(f"http://127.0.0.1:{port}/api/v1/system/ping")
+        http_get(f"http://127.0.0.1:{port}/api/v1/system/ping")
         for _ in range(19):
-            fetch(f"http://127.0.0.1:{port}/api/v1/system/ping")
+            http_get(f"http://127.0.0.1:{port}/api/v1/system/ping")
 
-        metrics = fetch(f"http://127.0.0.1:{port}/metrics")
+        metrics = http_get(f"http://127.0.0.1:{port}/metrics")
 
         ping = 'http_requests_total{method="GET",path="/api/v1/system/ping",status_code="200"}'
         assert sample(metrics, ping) == 20
