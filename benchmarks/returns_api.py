@@ -319,18 +319,22 @@ def start_server(*, workers: int, threads: int, env: dict[str, str]) -> tuple[su
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     ready_by = time.monotonic() + 30
-    while time.monotonic() < ready_by:  # readiness probe of a child process, bounded
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with code {server.returncode}")
-        try:
-            # The first request of a cold worker can take seconds (imports, migrations check).
-            if requests.get(f"{url}/health", timeout=10).status_code == 200:
-                return server, url
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not become healthy within 30 s")
+    try:
+        while time.monotonic() < ready_by:  # readiness probe of a child process, bounded
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn exited with code {server.returncode}")
+            try:
+                # The first request of a cold worker can take seconds (imports, migrations check).
+                if requests.get(f"{url}/health", timeout=10).status_code == 200:
+                    return server, url
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise SystemExit("gunicorn did not become healthy within 30 s")
+    except BaseException:
+        server.terminate()  # never leave a server behind, whatever stopped the probe
+        server.wait(timeout=30)
+        raise
 
 
 def main() -> None:
@@ -378,8 +382,10 @@ def main() -> None:
             env["DATABASE_URL"] = f"sqlite:///{scratch / 'bench.sqlite3'}"
         env["JWT_SECRET"] = secrets.token_hex(32)  # the server and issue_token share it
         manage("migrate", "--noinput", env=env)
-        server, url = start_server(workers=args.workers, threads=args.threads, env=env)
+    # Issued before the server starts: nothing between the start and the try/finally below may fail.
     token = args.token or manage("issue_token", "--role", "admin", "--subject", "bench", "--minutes", "30", env=env)
+    if not args.url:
+        server, url = start_server(workers=args.workers, threads=args.threads, env=env)
     headers = {"Authorization": f"Bearer {token}"}
     database = env.get("DATABASE_URL", "unknown").split("@")[-1]
     server_shape = "external" if args.url else f"{args.workers} workers × {args.threads} threads"
