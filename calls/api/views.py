@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -23,10 +22,7 @@ EXPORT_PERMISSION = "calls.export_callrecord"
 
 def _actor(request: Request):
     """Staff signed in through the session act as themselves; integrations (JWT) start system runs."""
-    principal = request.user
-    if getattr(principal, "via", None) != "session":
-        return None
-    return get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: principal.subject}).first()
+    return getattr(request.user, "staff_user", None)
 
 
 class CallExportListView(APIView):
