@@ -149,18 +149,8 @@ class ReturnSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Return
-        fields = [
-            "id",
-            "status",
-            "source",
-            "courier_id",
-            "order_id_1c",
-            "manager_id",
-            "comment",
-            "created_at",
-            "updated_at",
-            "items",
-        ]
+        # RET-15: the stored columns with the primary key exposed as ``id``, then the lines.
+        fields = ["id", *(name for name in RETURN_COLUMNS if name != "return_id"), "items"]
         read_only_fields = fields
 
     def to_representation(self, instance: Return) -> dict[str, Any]:
