@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down
+.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -46,6 +46,13 @@ superuser: migrate
 	else \
 		$(PY) manage.py createsuperuser; \
 	fi
+
+## Refresh the Russian catalogue from the code (needs GNU gettext's xgettext), then compile it.
+## The compiled .mo is committed, so `make run` needs no gettext on the machine.
+messages: $(STAMP)
+	$(PY) manage.py makemessages --locale ru --no-obsolete --ignore '.venv/*' --ignore 'var/*' \
+		--ignore 'tests/*' --ignore 'benchmarks/*' --ignore 'docs/*'
+	$(VENV)/bin/pybabel compile --domain django --directory locale --locale ru --statistics
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _ensure_schedules(sender, **kwargs) -> None:
@@ -21,7 +22,7 @@ def _ensure_schedules(sender, **kwargs) -> None:
 
 class CallsConfig(AppConfig):
     name = "calls"
-    verbose_name = "Calls and transcripts"
+    verbose_name = _("Calls and transcripts")
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="calls.ensure_schedules")

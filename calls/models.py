@@ -10,6 +10,8 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Length, Trim
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 
 class InvalidTransition(Exception):
@@ -17,11 +19,11 @@ class InvalidTransition(Exception):
 
 
 class CallExportStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    ERROR = "error", "Error"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    ERROR = "error", _("Error")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 ACTIVE_EXPORT_STATUSES = (CallExportStatus.PENDING, CallExportStatus.IN_PROGRESS)
@@ -46,40 +48,57 @@ class CallExportQuerySet(models.QuerySet):
 class CallExport(models.Model):
     """One export run over a fixed period (CALL-01)."""
 
-    run_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    period_from = models.DateTimeField()
-    period_to = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=CallExportStatus.choices, default=CallExportStatus.PENDING)
-    started_at = models.DateTimeField(default=timezone.now)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    run_id = models.UUIDField(_("run id"), primary_key=True, default=uuid.uuid4, editable=False)
+    period_from = models.DateTimeField(_("period from"))
+    period_to = models.DateTimeField(_("period to"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=CallExportStatus.choices, default=CallExportStatus.PENDING
+    )
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="call_exports",
-        help_text="Empty for system and scheduled runs.",
+        help_text=_("Empty for system and scheduled runs."),
     )
-    options = models.JSONField(default=dict, blank=True)
-    checkpoint = models.JSONField(default=dict, blank=True, help_text="Listing offset and page count.")
-    listed_total = models.PositiveIntegerField(null=True, blank=True, help_text="Bitrix24 `total` of the listing.")
-    total_calls = models.PositiveIntegerField(default=0)
-    processed_calls = models.PositiveIntegerField(default=0)
-    error_calls = models.PositiveIntegerField(default=0)
-    missing_audio_calls = models.PositiveIntegerField(default=0)
-    skipped_calls = models.PositiveIntegerField(default=0)
-    total_duration_sec = models.PositiveBigIntegerField(default=0)
-    transcribed_minutes = models.PositiveIntegerField(default=0)
-    total_cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    currency_code = models.CharField(max_length=3, default="USD")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    checkpoint = models.JSONField(
+        _("checkpoint"), default=dict, blank=True, help_text=_("Listing offset and page count.")
+    )
+    error_message = models.TextField(
+        _("error message"), blank=True, default="", help_text=_("Why the run itself failed; secrets masked.")
+    )
+    listed_total = models.PositiveIntegerField(
+        _("calls in Bitrix24"), null=True, blank=True, help_text=_("The `total` Bitrix24 reported for the period.")
+    )
+    total_calls = models.PositiveIntegerField(_("calls"), default=0)
+    processed_calls = models.PositiveIntegerField(_("processed"), default=0)
+    downloaded_calls = models.PositiveIntegerField(
+        _("recordings downloaded"), default=0, help_text=_("Calls whose recording is stored.")
+    )
+    error_calls = models.PositiveIntegerField(_("errors"), default=0)
+    missing_audio_calls = models.PositiveIntegerField(_("missing audio"), default=0)
+    skipped_calls = models.PositiveIntegerField(_("skipped"), default=0)
+    skipped_by_reason = models.JSONField(
+        _("skipped by reason"), default=dict, blank=True, help_text=_("Skipped calls counted per reason code.")
+    )
+    total_duration_sec = models.PositiveBigIntegerField(_("total call duration, s"), default=0)
+    transcribed_minutes = models.PositiveIntegerField(_("transcribed minutes"), default=0)
+    total_cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0)
+    currency_code = models.CharField(_("currency"), max_length=3, default="USD")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = CallExportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
-        verbose_name = "call export run"
+        verbose_name = _("call export run")
+        verbose_name_plural = _("call export runs")
         constraints = [
             models.CheckConstraint(condition=Q(period_to__gte=F("period_from")), name="callexport_period_order"),
             models.CheckConstraint(condition=Q(status__in=CallExportStatus.values), name="callexport_status_valid"),
@@ -118,7 +137,10 @@ class CallExport(models.Model):
     def transition_to(self, status: str) -> None:
         """Change ``status`` in memory, enforcing CALL-02; the caller saves."""
         if not self.can_transition_to(status):
-            raise InvalidTransition(f"A run cannot go from {self.status} to {status}.")
+            raise InvalidTransition(
+                gettext("A run cannot go from “%(source)s” to “%(target)s”.")
+                % {"source": CallExportStatus(self.status).label, "target": CallExportStatus(status).label}
+            )
         self.status = status
         if status in (CallExportStatus.COMPLETED, CallExportStatus.ERROR, CallExportStatus.CANCELLED):
             self.finished_at = timezone.now()
@@ -136,20 +158,20 @@ class CallExport(models.Model):
 
 
 class CallDirection(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
-    INTERNAL = "internal", "Internal"
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
+    INTERNAL = "internal", _("Internal")
 
 
 class CallRecordStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DOWNLOADING = "downloading", "Downloading"
-    DOWNLOADED = "downloaded", "Downloaded"
-    TRANSCRIBING = "transcribing", "Transcribing"
-    COMPLETED = "completed", "Completed"
-    SKIPPED = "skipped", "Skipped"
-    ERROR = "error", "Error"
-    MISSING_AUDIO = "missing_audio", "Missing audio"
+    PENDING = "pending", _("Pending")
+    DOWNLOADING = "downloading", _("Downloading")
+    DOWNLOADED = "downloaded", _("Downloaded")
+    TRANSCRIBING = "transcribing", _("Transcribing")
+    COMPLETED = "completed", _("Completed")
+    SKIPPED = "skipped", _("Skipped")
+    ERROR = "error", _("Error")
+    MISSING_AUDIO = "missing_audio", _("Missing audio")
 
 
 S = CallRecordStatus
@@ -167,6 +189,28 @@ RECORD_TRANSITIONS: dict[str, frozenset[str]] = {
 MAX_DOWNLOAD_ATTEMPTS = 5
 # An ``error`` with one of these codes has used up its attempts and is final.
 FINAL_ERROR_CODES = ("max_attempts",)
+# What the codes in ``CallRecord.error_code`` mean to staff: skip reasons and download failures.
+RECORD_CODE_LABELS = {
+    "no_recording": _("no recording in Bitrix24"),
+    "stt_disabled": _("transcription is off"),
+    "max_attempts": _("attempts used up"),
+    "stalled": _("download stalled"),
+    "http_403": _("Bitrix24 refused access (403)"),
+    "http_404": _("recording not found (404)"),
+    "invalid_audio": _("not an audio file"),
+    "storage_error": _("storage error"),
+    "timeout": pgettext_lazy("error", "timeout"),
+    "network_error": _("network error"),
+}
+
+
+def record_code_label(code: str | None) -> str:
+    """The staff-facing meaning of an ``error_code``; unknown codes are shown as they are."""
+    if not code:
+        return ""
+    return str(RECORD_CODE_LABELS.get(code, code))
+
+
 OPEN_RECORD_STATUSES = (S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)
 FINAL_RECORD_Q = Q(status__in=[S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO]) | Q(
     status=S.ERROR, error_code__in=FINAL_ERROR_CODES
@@ -176,49 +220,61 @@ FINAL_RECORD_Q = Q(status__in=[S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO]) | Q(
 class CallRecord(models.Model):
     """One Bitrix24 call or recording, unique across all runs (CALL-05…CALL-07)."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(_("ID"), primary_key=True)
     run = models.ForeignKey(
-        CallExport, on_delete=models.PROTECT, related_name="records", help_text="Run that last processed it."
+        CallExport,
+        verbose_name=_("run"),
+        on_delete=models.PROTECT,
+        related_name="records",
+        help_text=_("Run that last processed it."),
     )
-    call_id = models.CharField(max_length=255)
-    record_id = models.CharField(max_length=255, null=True, blank=True)
-    direction = models.CharField(max_length=16, choices=CallDirection.choices)
-    from_number = models.CharField(max_length=64)
-    to_number = models.CharField(max_length=64)
-    employee_id = models.CharField(max_length=128, null=True, blank=True)
-    call_started_at = models.DateTimeField(null=True, blank=True)
-    duration_sec = models.PositiveIntegerField()
-    raw_payload = models.JSONField(default=dict, blank=True)
+    call_id = models.CharField(_("call id"), max_length=255)
+    record_id = models.CharField(_("recording id"), max_length=255, null=True, blank=True)
+    direction = models.CharField(_("direction"), max_length=16, choices=CallDirection.choices)
+    from_number = models.CharField(_("from"), max_length=64)
+    to_number = models.CharField(_("to"), max_length=64)
+    employee_id = models.CharField(_("employee"), max_length=128, null=True, blank=True)
+    call_started_at = models.DateTimeField(_("call started at"), null=True, blank=True)
+    duration_sec = models.PositiveIntegerField(_("duration, s"))
+    raw_payload = models.JSONField(_("Bitrix24 item"), default=dict, blank=True)
 
-    recording_url = models.TextField(null=True, blank=True)
-    storage_path = models.CharField(max_length=500, null=True, blank=True, help_text="Storage key of the audio.")
-    transcript_path = models.CharField(max_length=500, null=True, blank=True)
-    summary_path = models.CharField(max_length=500, null=True, blank=True)
+    recording_url = models.TextField(_("recording URL"), null=True, blank=True)
+    storage_path = models.CharField(
+        _("storage key"), max_length=500, null=True, blank=True, help_text=_("Storage key of the audio.")
+    )
+    transcript_path = models.CharField(_("transcript key"), max_length=500, null=True, blank=True)
+    summary_path = models.CharField(_("summary key"), max_length=500, null=True, blank=True)
 
-    text_preview = models.TextField(blank=True, default="")
-    language = models.CharField(max_length=8, blank=True, default="")
-    checksum = models.CharField(max_length=64, null=True, blank=True, help_text="SHA-256 of the audio, hex.")
-    audio_duration_sec = models.FloatField(null=True, blank=True)
+    text_preview = models.TextField(_("text preview"), blank=True, default="")
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    checksum = models.CharField(
+        _("checksum"), max_length=64, null=True, blank=True, help_text=_("SHA-256 of the audio, hex.")
+    )
+    audio_duration_sec = models.FloatField(_("audio duration, s"), null=True, blank=True)
 
-    transcription_cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    currency_code = models.CharField(max_length=3, default="USD")
+    transcription_cost = models.DecimalField(_("transcription cost"), max_digits=12, decimal_places=6, default=0)
+    currency_code = models.CharField(_("currency"), max_length=3, default="USD")
 
-    status = models.CharField(max_length=16, choices=CallRecordStatus.choices, default=CallRecordStatus.PENDING)
-    error_code = models.CharField(max_length=64, null=True, blank=True)
-    error_message = models.TextField(blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    download_attempts = models.PositiveIntegerField(default=0)
-    stt_attempts = models.PositiveIntegerField(default=0)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    audio_purged_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CallRecordStatus.choices, default=CallRecordStatus.PENDING
+    )
+    error_code = models.CharField(_("error code"), max_length=64, null=True, blank=True)
+    error_message = models.TextField(_("error message"), blank=True, default="")
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    download_attempts = models.PositiveIntegerField(_("download attempts"), default=0)
+    stt_attempts = models.PositiveIntegerField(_("transcription attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    audio_purged_at = models.DateTimeField(_("audio purged at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["call_started_at", "id"]
+        verbose_name = _("call record")
+        verbose_name_plural = _("call records")
         permissions = [
-            ("export_callrecord", "Can export call records"),
-            ("view_unmasked_pii", "Can see unmasked phone numbers"),
+            ("export_callrecord", _("Can export call records")),
+            ("view_unmasked_pii", _("Can see unmasked phone numbers")),
         ]
         constraints = [
             models.UniqueConstraint(F("call_id"), Coalesce("record_id", Value("")), name="callrecord_call_record_key"),
@@ -267,5 +323,8 @@ class CallRecord(models.Model):
     def transition_to(self, status: str) -> None:
         """Change ``status`` in memory, enforcing CALL-11; the caller saves."""
         if not self.can_transition_to(status):
-            raise InvalidTransition(f"A record cannot go from {self.status} to {status}.")
+            raise InvalidTransition(
+                gettext("A record cannot go from “%(source)s” to “%(target)s”.")
+                % {"source": CallRecordStatus(self.status).label, "target": CallRecordStatus(status).label}
+            )
         self.status = status

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,14 +54,25 @@ def _noop(stage: str, done: int, total: int | None) -> None:
     return
 
 
-def default_period(today: datetime | None = None, days: int | None = None) -> tuple[datetime, datetime]:
-    """CALL-17: today − CALL_EXPORT_DEFAULT_DAYS at 00:00 UTC to today 23:59:59 UTC."""
-    day = (today or timezone.now()).astimezone(UTC).date()
-    days = settings.APP_CONFIG.call_export_default_days if days is None else days
+def local_day_range(first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """Whole days as staff mean them: ``first_day`` 00:00:00 to ``last_day`` 23:59:59 in CALL_EXPORT_TIMEZONE."""
+    zone = ZoneInfo(settings.APP_CONFIG.call_export_timezone)
     return (
-        datetime.combine(day - timedelta(days=days), time(0, 0, 0), tzinfo=UTC),
-        datetime.combine(day, time(23, 59, 59), tzinfo=UTC),
+        datetime.combine(first_day, time(0, 0, 0), tzinfo=zone),
+        datetime.combine(last_day, time(23, 59, 59), tzinfo=zone),
     )
+
+
+def default_period(today: datetime | None = None, days: int | None = None) -> tuple[datetime, datetime]:
+    """CALL-17: the last CALL_EXPORT_DEFAULT_DAYS days and today, whole days in CALL_EXPORT_TIMEZONE.
+
+    The specification counts the days in UTC; ours are the operator's days
+    (docs/decisions.md), so a Moscow "today" is not cut at 03:00.
+    """
+    zone = ZoneInfo(settings.APP_CONFIG.call_export_timezone)
+    day = (today or timezone.now()).astimezone(zone).date()
+    days = settings.APP_CONFIG.call_export_default_days if days is None else days
+    return local_day_range(day - timedelta(days=days), day)
 
 
 # Start, resume, cancel ------------------------------------------------------
@@ -140,9 +152,13 @@ def call_export_fail(*, run: CallExport, reason: str) -> CallExport:
         run = CallExport.objects.select_for_update().get(pk=run.pk)
         if run.can_transition_to(CallExportStatus.ERROR):
             run.transition_to(CallExportStatus.ERROR)
-            run.options = {**run.options, "error": Redactor(settings.APP_CONFIG.secrets).text(reason)[:1000]}
-            run.save(update_fields=["status", "finished_at", "options", "updated_at"])
-    logger.error("call_export.failed", extra={"event": "call_export.failed", "correlation_id": str(run.run_id)})
+            run.error_message = Redactor(settings.APP_CONFIG.secrets).text(reason)[:1000]
+            run.save(update_fields=["status", "finished_at", "error_message", "updated_at"])
+    logger.error(
+        "call_export.failed: %s",
+        run.error_message,
+        extra={"event": "call_export.failed", "correlation_id": str(run.run_id), "reason": run.error_message},
+    )
     return run
 
 
@@ -315,17 +331,25 @@ def _apply_counters(run: CallExport, already_completed: int) -> None:
     counts = run.records.aggregate(
         total=Count("id"),
         final=Count("id", filter=FINAL_RECORD_Q),
+        downloaded=Count("id", filter=Q(storage_path__isnull=False, checksum__isnull=False)),
         errors=Count("id", filter=Q(status=S.ERROR)),
         missing=Count("id", filter=Q(status=S.MISSING_AUDIO)),
-        skipped=Count("id", filter=Q(status=S.SKIPPED)),
         seconds=Sum("duration_sec"),
         cost=Sum("transcription_cost"),
     )
+    skipped = (
+        run.records.filter(status=S.SKIPPED)
+        .values_list("error_code")
+        .annotate(count=Count("id"))
+        .order_by("error_code")
+    )
     run.total_calls = counts["total"] + already_completed
     run.processed_calls = counts["final"] + already_completed
+    run.downloaded_calls = counts["downloaded"]
     run.error_calls = counts["errors"]
     run.missing_audio_calls = counts["missing"]
-    run.skipped_calls = counts["skipped"]
+    run.skipped_by_reason = {code or "unknown": count for code, count in skipped}
+    run.skipped_calls = sum(run.skipped_by_reason.values())
     run.total_duration_sec = counts["seconds"] or 0
     run.total_cost = Decimal(counts["cost"] or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 

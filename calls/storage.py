@@ -24,6 +24,23 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _HTML_MARKERS = (b"<!doctype", b"<html", b"<head", b"<body", b"<?xml", b"<")
 
 
+def audio_content_type(head: bytes) -> str:
+    """The media type of audio from its first bytes (magic numbers), whatever its storage key says."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[:4] == b"OggS":
+        return "audio/ogg"
+    if head[:4] == b"fLaC":
+        return "audio/flac"
+    if head[4:8] == b"ftyp":
+        return "audio/mp4"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "audio/webm"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    return "application/octet-stream"
+
+
 class InvalidAudio(Exception):
     """An empty body or an HTML page where audio was expected (STT-23)."""
 

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from integrations.models import IntegrationLog
+from mastermobile import formatting
 from mastermobile.admin import ReadOnlyModelAdmin
 
 
@@ -8,8 +11,59 @@ from mastermobile.admin import ReadOnlyModelAdmin
 class IntegrationLogAdmin(ReadOnlyModelAdmin):
     """Read-only audit trail of traffic with 1C, Bitrix24, OpenAI and the warehouse (RET-32)."""
 
-    list_display = ("ts", "direction", "external_system", "endpoint", "status", "status_code", "correlation_id")
+    list_display = ("time", "direction", "external_system", "endpoint_short", "status", "status_code", "correlation_id")
     list_filter = ("external_system", "direction", "status", ("ts", admin.DateFieldListFilter))
     search_fields = ("correlation_id", "resource_ref", "endpoint", "error_code")
     date_hierarchy = "ts"
     list_per_page = 50
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "time",
+                    "direction",
+                    "external_system",
+                    "endpoint",
+                    "status",
+                    "status_code",
+                    "error_code",
+                    "retry_count",
+                    "correlation_id",
+                    "resource_ref",
+                ]
+            },
+        ),
+        (_("Request and response"), {"fields": ["request_display", "response_display"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "time",
+        "direction",
+        "external_system",
+        "endpoint",
+        "status",
+        "status_code",
+        "error_code",
+        "retry_count",
+        "correlation_id",
+        "resource_ref",
+        "request_display",
+        "response_display",
+    ]
+
+    @admin.display(description=_("time"), ordering="ts")
+    def time(self, entry: IntegrationLog) -> str:
+        return formatting.local_datetime(entry.ts)
+
+    @admin.display(description=_("endpoint"), ordering="endpoint")
+    def endpoint_short(self, entry: IntegrationLog):
+        # The full path stays in the tooltip and on the entry's page.
+        return format_html('<span class="mm-ellipsis" title="{}">{}</span>', entry.endpoint, entry.endpoint)
+
+    @admin.display(description=_("request"))
+    def request_display(self, entry: IntegrationLog):
+        return formatting.pretty_json(entry.request)
+
+    @admin.display(description=_("response"))
+    def response_display(self, entry: IntegrationLog):
+        return formatting.pretty_json(entry.response)

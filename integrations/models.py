@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 REQUEST_BODY_LIMIT = 64 * 1024
 
@@ -12,35 +13,37 @@ class IntegrationLog(models.Model):
     """One inbound API write or one outbound call to 1C, Bitrix24, OpenAI or the warehouse."""
 
     class Direction(models.TextChoices):
-        INBOUND = "inbound", "Inbound"
-        OUTBOUND = "outbound", "Outbound"
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
 
     class System(models.TextChoices):
-        ONEC = "1c", "1C"
-        BITRIX24 = "b24", "Bitrix24"
-        WAREHOUSE = "warehouse", "Walking Warehouse"
-        OPENAI = "openai", "OpenAI"
+        ONEC = "1c", _("1C")
+        BITRIX24 = "b24", _("Bitrix24")
+        WAREHOUSE = "warehouse", _("Walking Warehouse")
+        OPENAI = "openai", _("OpenAI")
 
     class Status(models.TextChoices):
-        SUCCESS = "success", "Success"
-        ERROR = "error", "Error"
-        RETRY = "retry", "Retry"
+        SUCCESS = "success", _("Success")
+        ERROR = "error", _("Error")
+        RETRY = "retry", _("Retry")
 
-    ts = models.DateTimeField(default=timezone.now, db_index=True)
-    direction = models.CharField(max_length=16, choices=Direction.choices)
-    external_system = models.CharField(max_length=16, choices=System.choices)
-    endpoint = models.CharField(max_length=500, help_text="Path or method; secrets masked.")
-    status = models.CharField(max_length=16, choices=Status.choices)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    correlation_id = models.CharField(max_length=128, null=True, blank=True, db_index=True)
-    resource_ref = models.CharField(max_length=128, null=True, blank=True, db_index=True)
-    request = models.JSONField(null=True, blank=True)
-    response = models.JSONField(null=True, blank=True)
-    error_code = models.CharField(max_length=128, null=True, blank=True)
-    retry_count = models.PositiveIntegerField(null=True, blank=True)
+    ts = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    direction = models.CharField(_("direction"), max_length=16, choices=Direction.choices)
+    external_system = models.CharField(_("system"), max_length=16, choices=System.choices)
+    endpoint = models.CharField(_("endpoint"), max_length=500, help_text=_("Path or method; secrets masked."))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    correlation_id = models.CharField(_("correlation id"), max_length=128, null=True, blank=True, db_index=True)
+    resource_ref = models.CharField(_("resource"), max_length=128, null=True, blank=True, db_index=True)
+    request = models.JSONField(_("request"), null=True, blank=True)
+    response = models.JSONField(_("response"), null=True, blank=True)
+    error_code = models.CharField(_("error code"), max_length=128, null=True, blank=True)
+    retry_count = models.PositiveIntegerField(_("retries"), null=True, blank=True)
 
     class Meta:
         ordering = ["-ts", "-id"]
+        verbose_name = _("integration log entry")
+        verbose_name_plural = _("integration log")
         indexes = [models.Index(fields=["external_system", "status", "-ts"], name="integrationlog_sys_status_ts")]
         constraints = [
             models.CheckConstraint(
@@ -70,9 +73,13 @@ class TokenBucket(models.Model):
     rate never exceeds ``rate``.
     """
 
-    value = models.CharField(max_length=200, unique=True)
-    tokens = models.FloatField(default=1.0)
-    updated = models.DateTimeField(default=timezone.now)
+    value = models.CharField(_("key"), max_length=200, unique=True)
+    tokens = models.FloatField(_("tokens"), default=1.0)
+    updated = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rate-limit bucket")
+        verbose_name_plural = _("rate-limit buckets")
 
     def __str__(self) -> str:
         return f"{self.value}: {self.tokens:.2f}"
@@ -100,9 +107,15 @@ class TokenBucket(models.Model):
 class RateLimitState(models.Model):
     """Recent rate-limit answers of one portal and the low-rate switch (B24-07), shared by all processes."""
 
-    value = models.CharField(max_length=200, unique=True)
-    rate_limited_at = models.JSONField(default=list, help_text="ISO timestamps of 429/QUERY_LIMIT_EXCEEDED answers.")
-    low_rate_until = models.DateTimeField(null=True, blank=True)
+    value = models.CharField(_("key"), max_length=200, unique=True)
+    rate_limited_at = models.JSONField(
+        _("rate-limit answers"), default=list, help_text=_("ISO timestamps of 429/QUERY_LIMIT_EXCEEDED answers.")
+    )
+    low_rate_until = models.DateTimeField(_("low rate until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rate-limit state")
+        verbose_name_plural = _("rate-limit states")
 
     def __str__(self) -> str:
         return f"{self.value}: low rate until {self.low_rate_until or '-'}"
@@ -117,18 +130,20 @@ class CircuitState(models.Model):
     """
 
     class State(models.TextChoices):
-        CLOSED = "closed", "Closed"
-        OPEN = "open", "Open"
-        HALF_OPEN = "half_open", "Half-open"
+        CLOSED = "closed", _("Closed")
+        OPEN = "open", _("Open")
+        HALF_OPEN = "half_open", _("Half-open")
 
-    value = models.CharField(max_length=200, unique=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.CLOSED)
-    window_started = models.DateTimeField(default=timezone.now)
-    calls = models.PositiveIntegerField(default=0)
-    failures = models.PositiveIntegerField(default=0)
-    probe_at = models.DateTimeField(null=True, blank=True)
+    value = models.CharField(_("key"), max_length=200, unique=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.CLOSED)
+    window_started = models.DateTimeField(_("window started at"), default=timezone.now)
+    calls = models.PositiveIntegerField(_("calls"), default=0)
+    failures = models.PositiveIntegerField(_("failures"), default=0)
+    probe_at = models.DateTimeField(_("next probe at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("circuit breaker")
+        verbose_name_plural = _("circuit breakers")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(state__in=["closed", "open", "half_open"]), name="circuitstate_state_valid"

@@ -1,19 +1,53 @@
-from django.contrib import admin
-from django.http import HttpRequest
+"""Admin building blocks shared by every app, and the platform's own admin pages."""
 
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from mastermobile import formatting
 from mastermobile.models import IdempotencyRecord
 
+admin.site.site_header = "MasterMobile"
+admin.site.site_title = "MasterMobile"
+admin.site.index_title = _("Back-office")
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
-    """Audit trails staff may search and read but never add, edit or delete (RET-32)."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+class ViewOnlyPagesMixin:
+    """Change pages that only show: no form fields, no Save button.
+
+    Actions still need the *change* permission on the changelist, so it is
+    only refused for a single object; writes go through the app's services
+    (actions), never through a model form.  ``add_refused_message`` explains
+    the refusal when someone opens the add page by URL.
+    """
+
+    add_refused_message: Any = _("Records of this kind are not added by hand.")
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+        return obj is None and super().has_change_permission(request, obj)  # type: ignore[misc]
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        raise PermissionDenied(self.add_refused_message)
+
+
+class ReadOnlyModelAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
+    """Audit trails staff may search and read but never add, edit or delete (RET-32)."""
+
+    add_refused_message = _("This is an audit trail: the system writes it, nobody edits it.")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -21,17 +55,50 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
 class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
     """Read-only view of claimed Idempotency-Keys and their stored responses (RET-32)."""
 
-    list_display = [
-        "key",
-        "endpoint",
-        "actor_id",
-        "state",
-        "response_status",
-        "resource_ref",
-        "created_at",
-        "expires_at",
-    ]
+    list_display = ["key", "endpoint", "actor_id", "state", "response_status", "resource_ref", "created", "expires"]
     list_filter = ["state", "endpoint", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["key", "actor_id", "resource_ref"]
     date_hierarchy = "created_at"
     list_per_page = 50
+    fieldsets = [
+        (None, {"fields": ["key", "endpoint", "actor_id", "state", "resource_ref", "created", "expires"]}),
+        (
+            _("Stored response"),
+            {"fields": ["response_status", "response_headers_display", "response_body_display"]},
+        ),
+        (_("Technical details"), {"fields": ["request_fingerprint"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "key",
+        "endpoint",
+        "actor_id",
+        "state",
+        "resource_ref",
+        "created",
+        "expires",
+        "response_status",
+        "response_headers_display",
+        "response_body_display",
+        "request_fingerprint",
+    ]
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, record: IdempotencyRecord) -> str:
+        return formatting.local_datetime(record.created_at)
+
+    @admin.display(description=_("expires at"), ordering="expires_at")
+    def expires(self, record: IdempotencyRecord) -> str:
+        return formatting.local_datetime(record.expires_at)
+
+    @admin.display(description=_("response headers"))
+    def response_headers_display(self, record: IdempotencyRecord):
+        return formatting.pretty_json(record.response_headers)
+
+    @admin.display(description=_("response body"))
+    def response_body_display(self, record: IdempotencyRecord):
+        if not record.response_body:
+            return formatting.EMPTY
+        try:
+            return formatting.pretty_json(json.loads(record.response_body))
+        except ValueError:
+            return record.response_body

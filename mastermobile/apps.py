@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def register_schedules(**kwargs: object) -> None:
@@ -21,7 +22,7 @@ class PlatformConfig(AppConfig):
     """The project package as an app: platform models, commands, schedules and task signals."""
 
     name = "mastermobile"
-    verbose_name = "Platform"
+    verbose_name = _("Platform")
 
     def ready(self) -> None:
         from django.conf import settings

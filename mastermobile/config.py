@@ -22,6 +22,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORAGE_BACKENDS = ("local", "s3")
 Q_BROKERS = ("orm", "redis")
 STT_ENGINES = ("openai-whisper", "stub")
+LANGUAGE_CODES = ("ru", "en")
 INSECURE_JWT_SECRET = "changeme"
 # HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 §3.2).
 MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
@@ -45,6 +46,7 @@ class AppConfig:
     csrf_trusted_origins: tuple[str, ...]
     log_level: str
     log_format: str
+    language_code: str
 
     database_url: str | None
     redis_host: str
@@ -296,6 +298,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         csrf_trusted_origins=read.list("CSRF_TRUSTED_ORIGINS", ""),
         log_level=read.choice("LOG_LEVEL", "INFO", LOG_LEVELS),
         log_format=read.choice("LOG_FORMAT", "text" if app_env == "local" else "json", ("json", "text")),
+        language_code=read.choice("LANGUAGE_CODE", "ru", LANGUAGE_CODES),
         database_url=_database_url(read),
         redis_host=redis_host,
         redis_port=read.int("REDIS_PORT", 6379, minimum=1, maximum=65535),

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "mastermobile"
+# The cache alias and table where the ORM broker's clusters publish their status.
+CLUSTER_CACHE = "cluster"
+CLUSTER_CACHE_TABLE = "mastermobile_cluster_status"
 
 
 def build_q_cluster(config: AppConfig) -> dict:
@@ -42,12 +45,15 @@ def build_q_cluster(config: AppConfig) -> dict:
         "save_limit": 1000,
         "label": "Task queue",
         "ack_failures": True,
+        # Cron schedules (CALL_EXPORT_CRON) are UTC, whatever TIME_ZONE shows staff.
+        "time_zone": "UTC",
     }
     if config.uses_redis_broker:
         cluster["redis"] = {"host": config.redis_host, "port": config.redis_port, "db": 0}
     else:
         cluster["orm"] = "default"
         cluster["poll"] = 0.5
+        cluster["cache"] = CLUSTER_CACHE
     return cluster
 
 
@@ -71,6 +77,22 @@ def ensure_schedules(specs: list[ScheduleSpec]) -> None:
         else:
             defaults = {"func": spec.func, "schedule_type": Schedule.MINUTES, "minutes": spec.minutes, "cron": None}
         Schedule.objects.update_or_create(name=spec.name, defaults={**defaults, "repeats": -1})
+
+
+def cluster_running() -> bool:
+    """True when a django-q2 cluster has published its status recently, seen from any process.
+
+    Redis carries the status itself; the ORM broker keeps it in the shared
+    database cache (``CLUSTER_CACHE``), so a command in another terminal sees
+    the worker that ``make run`` started.
+    """
+    from django_q.status import Stat
+
+    try:
+        return bool(Stat.get_all())
+    except Exception:  # broker down or the cache table not migrated: no cluster to hand work to
+        logger.debug("q.cluster_status_unavailable", exc_info=True)
+        return False
 
 
 def ping_task(value: str) -> str:

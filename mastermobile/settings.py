@@ -9,7 +9,7 @@ from pathlib import Path
 import environ
 
 from mastermobile.config import ConfigError, load_config
-from mastermobile.q import build_q_cluster
+from mastermobile.q import CLUSTER_CACHE, CLUSTER_CACHE_TABLE, build_q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "mastermobile.i18n.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -133,7 +134,13 @@ def _caches() -> dict:
                 "KEY_PREFIX": "mastermobile",
             }
         }
-    return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # The ORM broker keeps its cluster status in a Django cache; it must be
+        # one every process sees, or `call_export` in a terminal cannot tell
+        # that the worker started by `make run` is up (mastermobile.q).
+        CLUSTER_CACHE: {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CLUSTER_CACHE_TABLE},
+    }
 
 
 CACHES = _caches()
@@ -145,8 +152,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Staff work in Russian and in Moscow time: pages follow the browser's
+# Accept-Language among LANGUAGES, falling back to LANGUAGE_CODE; datetimes are
+# stored in UTC and shown in CALL_EXPORT_TIMEZONE.  The API answers in English
+# whatever the client asks (mastermobile.i18n.LocaleMiddleware).
+LANGUAGE_CODE = APP_CONFIG.language_code
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = APP_CONFIG.call_export_timezone
 USE_I18N = True
 USE_TZ = True
 

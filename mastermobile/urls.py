@@ -5,10 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from mastermobile.system import HealthView, PingView
 
-admin.site.site_header = "MasterMobile"
-admin.site.site_title = "MasterMobile"
-admin.site.index_title = "Back-office"
-
 handler404 = "mastermobile.api.errors.handler404"
 handler500 = "mastermobile.api.errors.handler500"
 

@@ -15,8 +15,12 @@ from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from mastermobile import formatting
+from mastermobile.admin import ViewOnlyPagesMixin
 from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
@@ -28,11 +32,11 @@ CSV_COLUMNS = [*selectors.RETURN_COLUMNS, *(name for name in selectors.LINE_COLU
 class UnknownCourierFilter(admin.SimpleListFilter):
     """RET-02: returns whose courier_id names no Courier row (yet)."""
 
-    title = "courier"
+    title = _("courier")
     parameter_name = "courier_known"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("no", "Unknown courier"), ("yes", "Known courier")]
+        return [("no", _("Unknown courier")), ("yes", _("Known courier"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Return]) -> QuerySet[Return]:
         known = Exists(Courier.objects.filter(courier_id=OuterRef("courier_id")))
@@ -55,8 +59,16 @@ class ReturnLineInline(admin.TabularInline):
         return False
 
 
+STATUS_TONES = {
+    Return.Status.PENDING: "info",
+    Return.Status.ACCEPTED: "ok",
+    Return.Status.REJECTED: "error",
+    Return.Status.CANCELLED: "muted",
+}
+
+
 def _status_action(
-    service: Callable[..., Return], *, name: str, label: str, done_verb: str
+    service: Callable[..., Return], *, name: str, label: str, done_message: Callable[[int], str]
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Return]], None]:
     """An admin action that applies one status service to each selected return (RET-33)."""
 
@@ -70,7 +82,7 @@ def _status_action(
             except ReturnError as error:
                 refused.append(str(error))
         if done:
-            modeladmin.message_user(request, f"{done_verb} {done} return(s).", messages.SUCCESS)
+            modeladmin.message_user(request, done_message(done), messages.SUCCESS)
         for reason in refused:
             modeladmin.message_user(request, reason, messages.WARNING)
 
@@ -78,43 +90,59 @@ def _status_action(
     return action
 
 
+def _accepted(count: int) -> str:
+    return ngettext("Accepted %(count)d return.", "Accepted %(count)d returns.", count) % {"count": count}
+
+
+def _rejected(count: int) -> str:
+    return ngettext("Rejected %(count)d return.", "Rejected %(count)d returns.", count) % {"count": count}
+
+
+def _cancelled(count: int) -> str:
+    return ngettext("Cancelled %(count)d return.", "Cancelled %(count)d returns.", count) % {"count": count}
+
+
 @admin.register(Return)
-class ReturnAdmin(SimpleHistoryAdmin):
-    list_display = [
-        "short_id",
-        "status",
-        "source",
-        "courier",
-        "line_count",
-        "total_qty",
-        "created_at",
-        "updated_at",
-    ]
+class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
+    add_refused_message = _(
+        "Returns are created by couriers and 1C through the API (POST /api/v1/returns); "
+        "here staff review them and accept, reject or cancel them."
+    )
+    list_display = ["short_id", "status_badge", "source", "courier", "lines_summary", "created", "updated"]
     list_filter = ["status", "source", ("created_at", admin.DateFieldListFilter), UnknownCourierFilter]
     search_fields = ["return_id", "courier_id", "order_id_1c", "lines__sku", "lines__imei"]
     date_hierarchy = "created_at"
     list_per_page = 50
     inlines = [ReturnLineInline]
     actions = [
-        _status_action(services.return_accept, name="accept", label="Accept selected returns", done_verb="Accepted"),
-        _status_action(services.return_reject, name="reject", label="Reject selected returns", done_verb="Rejected"),
-        _status_action(services.return_cancel, name="cancel", label="Cancel selected returns", done_verb="Cancelled"),
+        _status_action(
+            services.return_accept, name="accept", label=_("Accept selected returns"), done_message=_accepted
+        ),
+        _status_action(
+            services.return_reject, name="reject", label=_("Reject selected returns"), done_message=_rejected
+        ),
+        _status_action(
+            services.return_cancel, name="cancel", label=_("Cancel selected returns"), done_message=_cancelled
+        ),
         "export_csv",
     ]
-    fields = [
+    fieldsets = [
+        (None, {"fields": ["return_id", "status_badge", "source", "courier", "order_id_1c", "manager_id"]}),
+        (_("Comment"), {"fields": ["comment"]}),
+        (_("Record"), {"fields": ["created_by", "created", "updated"]}),
+    ]
+    readonly_fields = [
         "return_id",
-        "status",
+        "status_badge",
         "source",
-        "courier_id",
         "courier",
         "order_id_1c",
         "manager_id",
         "comment",
         "created_by",
-        "created_at",
-        "updated_at",
+        "created",
+        "updated",
     ]
-    readonly_fields = fields
     history_list_display = ["status"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Return]:
@@ -129,30 +157,34 @@ class ReturnAdmin(SimpleHistoryAdmin):
             )
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # returns are created through the API
-
-    def has_delete_permission(self, request: HttpRequest, obj: Return | None = None) -> bool:
-        return False  # cancelling is the delete (RET-14)
-
-    @admin.display(description="ID", ordering="return_id")
+    @admin.display(description=_("ID"), ordering="return_id")
     def short_id(self, obj: Return) -> str:
         return obj.short_id
 
-    @admin.display(description="Courier", ordering="courier_id")
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Return):
+        return formatting.badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "info"))
+
+    @admin.display(description=_("courier"), ordering="courier_id")
     def courier(self, obj: Return) -> str:
         name = obj.courier_name  # annotated in get_queryset
-        return f"{name} ({obj.courier_id})" if name else f"{obj.courier_id} (unknown)"
+        if name:
+            return f"{name} ({obj.courier_id})"
+        return gettext("%(courier)s (unknown)") % {"courier": obj.courier_id}
 
-    @admin.display(description="Lines", ordering="line_count")
-    def line_count(self, obj: Return) -> int:
-        return obj.line_count
+    @admin.display(description=_("lines / pcs"), ordering="line_count")
+    def lines_summary(self, obj: Return) -> str:
+        return f"{obj.line_count} / {obj.total_qty or 0}"
 
-    @admin.display(description="Total qty", ordering="total_qty")
-    def total_qty(self, obj: Return) -> int:
-        return obj.total_qty or 0
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: Return) -> str:
+        return formatting.local_datetime(obj.created_at)
 
-    @admin.action(description="Export selected as CSV")
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, obj: Return) -> str:
+        return formatting.local_datetime(obj.updated_at)
+
+    @admin.action(description=_("Export selected as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Return]) -> HttpResponse:
         """One row per line, the return's header repeated (RET-30)."""
         response = HttpResponse(content_type="text/csv; charset=utf-8")
@@ -181,33 +213,39 @@ def _csv_safe(value: object) -> object:
 
 
 @admin.register(Courier)
-class CourierAdmin(SimpleHistoryAdmin):
-    list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated_at"]
+class CourierAdmin(admin.ModelAdmin):
+    list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated"]
     list_filter = ["is_active"]
     search_fields = ["courier_id", "display_name", "phone", "b24_user_id"]
-    readonly_fields = ["recent_returns", "created_at", "updated_at"]
-    fields = [
-        "courier_id",
-        "display_name",
-        "phone",
-        "is_active",
-        "b24_user_id",
-        "recent_returns",
-        "created_at",
-        "updated_at",
+    readonly_fields = ["recent_returns", "created", "updated"]
+    fieldsets = [
+        (None, {"fields": ["courier_id", "display_name", "phone", "is_active", "b24_user_id"]}),
+        (_("Returns"), {"fields": ["recent_returns"]}),
+        (_("Record"), {"fields": ["created", "updated"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Courier | None = None) -> list[str]:
         # The id is the link to returns and to 1C; it is set once.
         return [*self.readonly_fields, "courier_id"] if obj else self.readonly_fields
 
-    @admin.display(description="Recent returns")
+    def get_fieldsets(self, request: HttpRequest, obj: Courier | None = None):
+        return self.fieldsets if obj else self.fieldsets[:1]
+
+    @admin.display(description=_("created at"), ordering="created_at")
+    def created(self, obj: Courier) -> str:
+        return formatting.local_datetime(obj.created_at)
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def updated(self, obj: Courier) -> str:
+        return formatting.local_datetime(obj.updated_at)
+
+    @admin.display(description=_("recent returns"))
     def recent_returns(self, obj: Courier) -> str:
         if obj is None or not obj.pk:
-            return "—"
+            return formatting.EMPTY
         recent = selectors.courier_recent_returns(courier_id=obj.courier_id)
         if not recent:
-            return "No returns yet."
+            return gettext("No returns yet.")
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -217,13 +255,16 @@ class CourierAdmin(SimpleHistoryAdmin):
                     item.short_id,
                     item.get_status_display(),
                     item.get_source_display(),
-                    f"{item.created_at:%Y-%m-%d %H:%M} UTC",
+                    formatting.local_datetime(item.created_at),
                 )
                 for item in recent
             ),
         )
         return format_html(
-            "<table><thead><tr><th>ID</th><th>Status</th><th>Source</th><th>Created</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("ID"),
+            gettext("status"),
+            gettext("source"),
+            gettext("created at"),
             rows,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 
 class ReturnError(Exception):
     """Base class for every returns domain error."""
@@ -10,7 +12,7 @@ class ReturnError(Exception):
 class ReturnNotFound(ReturnError):
     def __init__(self, return_id: object):
         self.return_id = return_id
-        super().__init__(f"Return {return_id} does not exist.")
+        super().__init__(gettext("Return %(id)s does not exist.") % {"id": return_id})
 
 
 class ReturnNotEditable(ReturnError):
@@ -18,7 +20,10 @@ class ReturnNotEditable(ReturnError):
 
     def __init__(self, return_id: object, status: str):
         self.return_id, self.status = return_id, status
-        super().__init__(f"Return {return_id} is {status}; only pending returns can be replaced.")
+        super().__init__(
+            gettext("Return %(id)s is %(status)s; only pending returns can be replaced.")
+            % {"id": return_id, "status": status}
+        )
 
 
 class InvalidTransition(ReturnError):
@@ -26,7 +31,10 @@ class InvalidTransition(ReturnError):
 
     def __init__(self, return_id: object, current: str, target: str):
         self.return_id, self.current, self.target = return_id, current, target
-        super().__init__(f"Return {return_id} is {current}; it cannot become {target}.")
+        super().__init__(
+            gettext("Return %(id)s is %(current)s; it cannot become %(target)s.")
+            % {"id": return_id, "current": current, "target": target}
+        )
 
 
 class InvalidFilter(ReturnError):

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models.functions import Length, Trim
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 COURIER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -38,18 +40,21 @@ class Courier(models.Model):
     courier_id = models.CharField(
         primary_key=True,
         max_length=64,
-        validators=[RegexValidator(COURIER_ID_PATTERN, "Use 1–64 letters, digits, '-' or '_'.")],
-        help_text="External id, e.g. courier-001.",
+        validators=[RegexValidator(COURIER_ID_PATTERN, _("Use 1–64 letters, digits, '-' or '_'."))],
+        verbose_name=_("courier id"),
+        help_text=_("External id, e.g. courier-001."),
     )
-    display_name = models.CharField(max_length=200)
-    phone = models.CharField(max_length=32, null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    b24_user_id = models.CharField("Bitrix24 user id", max_length=64, null=True, blank=True, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    display_name = models.CharField(_("name"), max_length=200)
+    phone = models.CharField(_("phone"), max_length=32, null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    b24_user_id = models.CharField(_("Bitrix24 user id"), max_length=64, null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["display_name", "courier_id"]
+        verbose_name = _("courier")
+        verbose_name_plural = _("couriers")
         constraints = [
             models.CheckConstraint(condition=models.Q(courier_id__regex=COURIER_ID_PATTERN), name="courier_id_format"),
             models.CheckConstraint(condition=_not_blank("display_name"), name="courier_display_name_not_blank"),
@@ -63,15 +68,15 @@ class Return(models.Model):
     """Goods a courier brought back from a customer (RET-03)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Source(models.TextChoices):
-        WIDGET = "widget", "Website widget"
-        CALL_CENTER = "call_center", "Call centre"
-        WAREHOUSE = "warehouse", "Warehouse"
+        WIDGET = "widget", _("Website widget")
+        CALL_CENTER = "call_center", _("Call centre")
+        WAREHOUSE = "warehouse", _("Warehouse")
 
     # RET-04: where each status may go next; rejected and cancelled are final.
     TRANSITIONS: dict[str, frozenset[str]] = {
@@ -81,21 +86,25 @@ class Return(models.Model):
         Status.CANCELLED: frozenset(),
     }
 
-    return_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    source = models.CharField(max_length=16, choices=Source.choices)
-    courier_id = models.CharField(max_length=64, help_text="Stored as given; may name a courier not known yet.")
-    order_id_1c = models.CharField("1C order id", max_length=64, null=True, blank=True)
-    manager_id = models.CharField(max_length=64, null=True, blank=True)
-    comment = models.TextField(null=True, blank=True, validators=[MaxLengthValidator(COMMENT_MAX_LENGTH)])
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-    created_by = models.CharField(max_length=255, help_text="JWT subject or staff username.")
+    return_id = models.UUIDField(_("return id"), primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    courier_id = models.CharField(
+        _("courier id"), max_length=64, help_text=_("Stored as given; may name a courier not known yet.")
+    )
+    order_id_1c = models.CharField(_("1C order id"), max_length=64, null=True, blank=True)
+    manager_id = models.CharField(_("manager id"), max_length=64, null=True, blank=True)
+    comment = models.TextField(_("comment"), null=True, blank=True, validators=[MaxLengthValidator(COMMENT_MAX_LENGTH)])
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    created_by = models.CharField(_("created by"), max_length=255, help_text=_("JWT subject or staff username."))
 
     history = HistoricalRecords(get_user=_history_user)
 
     class Meta:
         ordering = ["-created_at", "-return_id"]
+        verbose_name = _("return")
+        verbose_name_plural = _("returns")
         indexes = [
             models.Index(fields=["status", "-created_at"], name="return_status_created_idx"),
             models.Index(
@@ -122,7 +131,7 @@ class Return(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Return {self.short_id} ({self.status})"
+        return gettext("Return %(id)s (%(status)s)") % {"id": self.short_id, "status": self.get_status_display()}
 
     @property
     def short_id(self) -> str:
@@ -136,27 +145,37 @@ class ReturnLine(models.Model):
     """One returned item (RET-05); lines are replaced as a whole, never edited one by one."""
 
     class Quality(models.TextChoices):
-        NEW = "new", "New"
-        DEFECT = "defect", "Defect"
-        UNKNOWN = "unknown", "Unknown"
+        NEW = "new", _("New")
+        DEFECT = "defect", _("Defect")
+        UNKNOWN = "unknown", _("Unknown")
 
-    return_obj = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines", db_column="return_id")
-    line_id = models.CharField(max_length=16)
-    sku = models.CharField("SKU", max_length=64)
-    qty = models.IntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_QTY)])
-    quality = models.CharField(max_length=16, choices=Quality.choices)
-    reason_code = models.CharField(max_length=64)
-    reason_note = models.TextField(null=True, blank=True, validators=[MaxLengthValidator(REASON_NOTE_MAX_LENGTH)])
-    photos = models.JSONField(null=True, blank=True, help_text="Bitrix24 file ids, at most 20.")
-    imei = models.CharField(
-        "IMEI", max_length=16, null=True, blank=True, validators=[RegexValidator(IMEI_PATTERN, "14–16 digits.")]
+    return_obj = models.ForeignKey(
+        Return, verbose_name=_("return"), on_delete=models.CASCADE, related_name="lines", db_column="return_id"
     )
-    serial = models.CharField(max_length=64, null=True, blank=True)
+    line_id = models.CharField(_("line"), max_length=16)
+    sku = models.CharField(_("SKU"), max_length=64)
+    qty = models.IntegerField(_("quantity"), validators=[MinValueValidator(1), MaxValueValidator(MAX_QTY)])
+    quality = models.CharField(_("quality"), max_length=16, choices=Quality.choices)
+    reason_code = models.CharField(_("reason"), max_length=64)
+    reason_note = models.TextField(
+        _("reason note"), null=True, blank=True, validators=[MaxLengthValidator(REASON_NOTE_MAX_LENGTH)]
+    )
+    photos = models.JSONField(_("photos"), null=True, blank=True, help_text=_("Bitrix24 file ids, at most 20."))
+    imei = models.CharField(
+        _("IMEI"),
+        max_length=16,
+        null=True,
+        blank=True,
+        validators=[RegexValidator(IMEI_PATTERN, _("14–16 digits."))],
+    )
+    serial = models.CharField(_("serial number"), max_length=64, null=True, blank=True)
 
     history = HistoricalRecords(get_user=_history_user)
 
     class Meta:
         ordering = ["return_obj", "id"]
+        verbose_name = _("return line")
+        verbose_name_plural = _("return lines")
         constraints = [
             models.UniqueConstraint(fields=["return_obj", "line_id"], name="returnline_line_id_uniq"),
             models.CheckConstraint(condition=models.Q(qty__gt=0, qty__lte=MAX_QTY), name="returnline_qty_range"),

@@ -43,7 +43,9 @@ def test_the_run_list_shows_status_counters_and_progress(admin_client, exported)
 
     assert response.status_code == 200
     body = response.content.decode()
-    assert "100.0 %" in body and "Start export" in body
+    assert 'class="mm-progress-bar" style="width: 100.0%"' in body
+    assert f"{exported.processed_calls} / {exported.total_calls}" in body
+    assert "Запустить выгрузку" in body
     assert str(exported.run_id)[:8] in body
 
 
@@ -56,9 +58,10 @@ def test_the_start_form_creates_a_run_for_the_staff_user(admin_client, b24_confi
     run = CallExport.objects.get()
     assert response.status_code == 302
     assert (run.status, run.actor.username) == ("pending", "root")
+    # Whole days in CALL_EXPORT_TIMEZONE (Moscow, UTC+3), stored in UTC.
     assert (run.period_from, run.period_to) == (
-        datetime(2026, 9, 1, tzinfo=UTC),
-        datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2026, 8, 31, 21, 0, 0, tzinfo=UTC),
+        datetime(2026, 10, 31, 20, 59, 59, tzinfo=UTC),
     )
     assert len(callbacks) == 1  # the listing task is queued on commit
 
@@ -131,7 +134,7 @@ def test_the_record_page_plays_audio_through_the_authenticated_view(admin_client
     page = admin_client.get(reverse("admin:calls_callrecord_change", args=[record.pk])).content.decode()
     audio = admin_client.get(audio_url)
 
-    assert f'<audio controls preload="none" src="{audio_url}">' in page
+    assert f'<audio controls preload="metadata" src="{audio_url}">' in page
     assert record.recording_url not in page.split("<audio")[1].split("</audio>")[0]
     assert audio.status_code == 200
     assert audio["Content-Type"] == "audio/wav"

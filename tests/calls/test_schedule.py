@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from unittest import mock
 
 import pytest
@@ -35,7 +35,9 @@ def test_the_poll_creates_one_cron_run_for_the_rolling_window(b24_config, django
     run = CallExport.objects.get()
     assert first == second == str(run.run_id)
     assert (run.options["trigger"], run.actor, run.status) == ("cron", None, "pending")
-    assert (run.period_to.date() - run.period_from.date()).days == b24_config.call_export_default_days
+    local_from, local_to = timezone.localtime(run.period_from), timezone.localtime(run.period_to)
+    assert (local_to.date() - local_from.date()).days == b24_config.call_export_default_days
+    assert (local_from.time(), local_to.time()) == (time(0, 0, 0), time(23, 59, 59))
     assert queued.call_count == 1
 
 

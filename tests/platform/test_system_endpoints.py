@@ -87,4 +87,4 @@ def test_staff_sees_the_admin_dashboard(admin_client):
     response = admin_client.get("/admin/")
 
     assert response.status_code == 200
-    assert "Back-office" in response.content.decode()
+    assert "Бэк-офис" in response.content.decode()

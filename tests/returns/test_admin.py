@@ -46,7 +46,7 @@ def test_the_unknown_courier_filter(admin_client, make_return, courier):
     response = admin_client.get(CHANGELIST, {"courier_known": "no"})
 
     assert [row.return_id for row in response.context["cl"].result_list] == [stranger.return_id]
-    assert "courier-404 (unknown)" in response.content.decode()
+    assert "courier-404 (неизвестен)" in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_a_refused_transition_is_reported_and_changes_nothing(admin_client, make
         CHANGELIST, {"action": "accept", "_selected_action": [str(target.return_id)]}, follow=True
     )
 
-    assert "cannot become accepted" in response.content.decode()
+    assert "перевести его в «accepted» нельзя" in response.content.decode()
     assert Return.objects.get().status == "rejected"
 
 

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from calls import services
 from calls.models import CallExport, CallExportStatus
 from integrations.bitrix24 import Bitrix24Error
+from mastermobile.q import cluster_running
 
 POLL_SECONDS = 1.0
 
@@ -93,16 +94,6 @@ class Progress:
                 self.bars[stage] = None
 
 
-def _cluster_running() -> bool:
-    """True when a django-q2 cluster reports its status through the broker."""
-    try:
-        from django_q.status import Stat
-
-        return bool(Stat.get_all())
-    except Exception:
-        return False
-
-
 class Command(BaseCommand):
     help = "Export Bitrix24 calls for a period: list, download recordings, report progress until the run is final."
 
@@ -125,7 +116,7 @@ class Command(BaseCommand):
             return
         progress = Progress(self.stdout, tty=self.stdout.isatty())
         try:
-            if _cluster_running():
+            if cluster_running():
                 services.call_export_enqueue(run)
                 run = self._wait(run, progress)
             else:
