@@ -1,4 +1,4 @@
-"""Shared fixtures: API clients with tokens for each role, database markers."""
+"""Shared fixtures: API clients with tokens for each role; markers for what a run has (database, broker, browser)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,21 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from mastermobile.api.authentication import issue_token
+from tests.browser import CHROMIUM
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     available = {
         "postgres": settings.DATABASES["default"]["ENGINE"].endswith("postgresql"),
         "redis": settings.APP_CONFIG.uses_redis_broker,
+        "browser": CHROMIUM.is_file(),
     }
     reasons = {
         "postgres": "needs PostgreSQL (set DATABASE_URL=postgres://…); CI runs it",
         "redis": "needs the Redis broker (Q_BROKER=redis); CI runs it",
+        "browser": f"needs headless Chromium at {CHROMIUM} (apt-get install chromium); CI runs it",
     }
-    # CI's second run sets REQUIRE_MARKERS so that these tests can never be skipped silently there.
+    # CI sets REQUIRE_MARKERS so that these tests can never be skipped silently there.
     required = {name for name in os.environ.get("REQUIRE_MARKERS", "").split(",") if name}
     missing = sorted(name for name in required if not available.get(name))
     if missing:
