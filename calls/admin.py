@@ -18,7 +18,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from calls import services
-from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, record_code_label
+from calls.models import (
+    RECORD_CODE_LABELS,
+    CallExport,
+    CallExportStatus,
+    CallRecord,
+    CallRecordStatus,
+    record_code_label,
+)
 from calls.storage import audio_content_type, default_storage
 from mastermobile import formatting
 from mastermobile.admin import ViewOnlyPagesMixin
@@ -77,12 +84,13 @@ class StartExportForm(forms.Form):
         return data
 
 
-def _run_period(run: CallExport) -> str:
-    """Dates only when the run covers whole local days (as the admin and the schedule start them)."""
+def _run_period(run: CallExport, *, exact: bool) -> str:
+    """Local dates; with ``exact``, times too unless the run covers whole local days (as the admin starts them)."""
     local_from, local_to = timezone.localtime(run.period_from), timezone.localtime(run.period_to)
-    if local_from.time() == time(0, 0, 0) and local_to.time().replace(microsecond=0) == time(23, 59, 59):
-        return f"{formatting.local_date(run.period_from)} – {formatting.local_date(run.period_to)}"
-    return f"{formatting.local_datetime(run.period_from)} – {formatting.local_datetime(run.period_to)}"
+    whole_days = local_from.time() == time(0, 0, 0) and local_to.time().replace(microsecond=0) == time(23, 59, 59)
+    if exact and not whole_days:
+        return f"{formatting.local_datetime(run.period_from)} – {formatting.local_datetime(run.period_to)}"
+    return f"{formatting.local_date(run.period_from)} – {formatting.local_date(run.period_to)}"
 
 
 @admin.register(CallExport)
@@ -94,12 +102,10 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         "period",
         "trigger",
         "progress",
-        "total_calls",
-        "downloaded_calls",
+        "downloaded",
         "gaps",
         "cost",
         "started",
-        "run_time",
     )
     list_display_links = ("short_id",)
     list_filter = ("status", ("started_at", admin.DateFieldListFilter))
@@ -110,7 +116,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     list_select_related = ("actor",)
     run_section = (
         None,
-        {"fields": ["run_id", "status_badge", "period", "trigger", "actor", "started", "finished", "run_time"]},
+        {"fields": ["run_id", "status_badge", "period_exact", "trigger", "actor", "started", "finished", "run_time"]},
     )
     failure_section = (_("Failure"), {"fields": ["error_message"], "classes": ["mm-error-box"]})
     progress_section = (
@@ -138,7 +144,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     readonly_fields = [
         "run_id",
         "status_badge",
-        "period",
+        "period_exact",
         "trigger",
         "actor",
         "started",
@@ -180,7 +186,11 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 
     @admin.display(description=_("period"), ordering="period_from")
     def period(self, run: CallExport):
-        return format_html('<span class="mm-nowrap">{}</span>', _run_period(run))
+        return format_html('<span class="mm-nowrap">{}</span>', _run_period(run, exact=False))
+
+    @admin.display(description=_("period"))
+    def period_exact(self, run: CallExport) -> str:
+        return _run_period(run, exact=True)
 
     @admin.display(description=_("trigger"))
     def trigger(self, run: CallExport) -> str:
@@ -195,6 +205,10 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         if run.is_dry_run:
             return formatting.progress_bar(run.progress_percent, gettext("dry run"))
         return formatting.progress_bar(run.progress_percent, f"{run.processed_calls} / {run.total_calls}")
+
+    @admin.display(description=_("downloaded"), ordering="downloaded_calls")
+    def downloaded(self, run: CallExport) -> int:
+        return run.downloaded_calls
 
     @admin.display(description=_("gaps"))
     def gaps(self, run: CallExport):
@@ -239,7 +253,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 
     @admin.display(description=_("call records"))
     def records_link(self, run: CallExport):
-        url = reverse("admin:calls_callrecord_changelist") + f"?run__run_id__exact={run.run_id}"
+        url = reverse("admin:calls_callrecord_changelist") + f"?run__exact={run.run_id}"
         return format_html('<a href="{}">{}</a>', url, gettext("Show the records of this run"))
 
     @admin.display(description=_("estimate"))
@@ -366,6 +380,19 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         )
 
 
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """Error and skip codes by what they mean; a fixed list, so no scan of the table for distinct values."""
+
+    title = _("reason")
+    parameter_name = "error_code"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(code, label) for code, label in RECORD_CODE_LABELS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> QuerySet[CallRecord]:
+        return queryset.filter(error_code=self.value()) if self.value() else queryset
+
+
 def _masking_for(request: HttpRequest) -> bool:
     return settings.APP_CONFIG.pii_masking_enabled and not request.user.has_perm("calls.view_unmasked_pii")
 
@@ -377,17 +404,15 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         "call_id",
         "started",
         "direction",
-        "from_display",
-        "to_display",
+        "numbers",
         "employee_id",
         "duration",
         "status_display",
-        "run_link",
     )
     list_filter = (
         "status",
         "direction",
-        "error_code",
+        ErrorCodeFilter,
         "employee_id",
         ("call_started_at", admin.DateFieldListFilter),
     )
@@ -479,6 +504,14 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 
     def _number(self, record: CallRecord, value: str) -> str:
         return mask_phone(value) if self._masked(record) else value
+
+    @admin.display(description=_("from → to"))
+    def numbers(self, record: CallRecord):
+        return format_html(
+            '<span class="mm-nowrap">{}</span><br><span class="mm-nowrap">→ {}</span>',
+            self._number(record, record.from_number),
+            self._number(record, record.to_number),
+        )
 
     @admin.display(description=_("from"), ordering="from_number")
     def from_display(self, record: CallRecord) -> str:

@@ -121,7 +121,11 @@ class CallExport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.period_from:%Y-%m-%d}…{self.period_to:%Y-%m-%d} ({self.status})"
+        return gettext("Export %(from)s – %(to)s (%(status)s)") % {
+            "from": f"{timezone.localtime(self.period_from):%d.%m.%Y}",
+            "to": f"{timezone.localtime(self.period_to):%d.%m.%Y}",
+            "status": self.get_status_display(),
+        }
 
     @property
     def is_dry_run(self) -> bool:
@@ -305,7 +309,7 @@ class CallRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.call_id} ({self.status})"
+        return f"{self.call_id} ({self.get_status_display()})"
 
     @property
     def has_recording(self) -> bool:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from mastermobile import formatting
-from mastermobile.admin import ViewOnlyPagesMixin
+from mastermobile.admin import PluralTitleMixin, ViewOnlyPagesMixin
 from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
@@ -213,7 +213,7 @@ def _csv_safe(value: object) -> object:
 
 
 @admin.register(Courier)
-class CourierAdmin(admin.ModelAdmin):
+class CourierAdmin(PluralTitleMixin, admin.ModelAdmin):
     list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated"]
     list_filter = ["is_active"]
     search_fields = ["courier_id", "display_name", "phone", "b24_user_id"]

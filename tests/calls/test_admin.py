@@ -95,7 +95,7 @@ def test_records_are_searchable_by_call_id_and_filterable_by_status(admin_client
     url = reverse("admin:calls_callrecord_changelist")
 
     found = admin_client.get(url, {"q": call_id})
-    skipped = admin_client.get(url, {"status__exact": "skipped", "error_code__exact": "no_recording"})
+    skipped = admin_client.get(url, {"status__exact": "skipped", "error_code": "no_recording"})
 
     assert found.context["cl"].result_count == 1
     assert skipped.context["cl"].result_count == 6
@@ -179,3 +179,70 @@ def test_the_retry_download_action_requeues_missing_audio(admin_client, exported
     record.refresh_from_db()
     assert (record.status, record.download_attempts, record.error_code) == ("pending", 0, None)
     assert queued.call_count == 1
+
+
+def stored_record(exported, fake_b24) -> CallRecord:
+    return CallRecord.objects.get(call_id=fake_b24.items[0]["CALL_ID"])
+
+
+def test_the_audio_view_answers_a_byte_range_with_206(admin_client, exported, fake_b24):
+    record = stored_record(exported, fake_b24)
+    audio_url = reverse("admin:calls_callrecord_audio", args=[record.pk])
+    whole = wav_bytes(0)
+
+    ranged = admin_client.get(audio_url, HTTP_RANGE="bytes=100-199")
+    tail = admin_client.get(audio_url, HTTP_RANGE="bytes=-10")
+    beyond = admin_client.get(audio_url, HTTP_RANGE=f"bytes={len(whole)}-")
+
+    assert ranged.status_code == 206
+    assert ranged["Content-Range"] == f"bytes 100-199/{len(whole)}"
+    assert (ranged["Content-Type"], ranged["Accept-Ranges"], ranged["Content-Length"]) == ("audio/wav", "bytes", "100")
+    assert b"".join(ranged.streaming_content) == whole[100:200]
+    assert b"".join(tail.streaming_content) == whole[-10:]
+    assert beyond.status_code == 416
+    assert beyond["Content-Range"] == f"bytes */{len(whole)}"
+
+
+def test_record_and_run_pages_only_show_and_name_the_run_once(admin_client, exported, fake_b24):
+    record = stored_record(exported, fake_b24)
+
+    record_page = admin_client.get(reverse("admin:calls_callrecord_change", args=[record.pk])).content.decode()
+    run_page = admin_client.get(reverse("admin:calls_callexport_change", args=[exported.pk])).content.decode()
+
+    for page in (record_page, run_page):
+        assert 'name="_save"' not in page and "<textarea" not in page and "<select" not in page
+    assert record_page.count(reverse("admin:calls_callexport_change", args=[exported.pk])) == 1
+    assert "<h1>Запись звонка</h1>" in record_page
+
+
+def test_the_run_page_shows_honest_counters_when_transcription_is_off(admin_client, exported):
+    page = admin_client.get(reverse("admin:calls_callexport_change", args=[exported.pk])).content.decode()
+
+    exported.refresh_from_db()
+    stored = CallRecord.objects.filter(run=exported, storage_path__isnull=False).count()
+    assert stored > 0 and exported.downloaded_calls == stored
+    assert exported.skipped_by_reason["stt_disabled"] == stored
+    assert sum(exported.skipped_by_reason.values()) == exported.skipped_calls
+    assert f"расшифровка выключена — {stored}" in page
+    assert f"в Битрикс24 нет записи — {exported.skipped_by_reason['no_recording']}" in page
+
+
+def test_a_failed_run_shows_its_reason_on_its_page(admin_client, b24_config):
+    run, _ = services.call_export_start(period_from=datetime(2026, 9, 1, tzinfo=UTC), period_to=datetime.now(UTC))
+    services.call_export_list(run=run)  # moves it in progress
+    services.call_export_fail(run=run, reason=f"listing failed: token {b24_config.b24_webhook_token} refused")
+
+    page = admin_client.get(reverse("admin:calls_callexport_change", args=[run.pk])).content.decode()
+
+    assert "mm-error-box" in page and "listing failed: token *** refused" in page
+    assert b24_config.b24_webhook_token not in page
+
+
+def test_opening_add_pages_by_url_explains_why_they_are_refused(admin_client):
+    run_page = admin_client.get(reverse("admin:calls_callexport_add"))
+    record_page = admin_client.get(reverse("admin:calls_callrecord_add"))
+
+    assert run_page.status_code == record_page.status_code == 403
+    assert "Запустить выгрузку" in run_page.content.decode()
+    assert "приходят из Битрикс24" in record_page.content.decode()
+    assert "MasterMobile" in record_page.content.decode()  # the admin's own frame, not a bare 403

@@ -177,7 +177,7 @@ def make_call_exports(demo: Demo, settings, tmp_path) -> None:
         # In progress (scheduled): the second half, transcription on, records in every state.
         settings.APP_CONFIG = dataclasses.replace(config, openai_api_key="sk-demo-key", stt_max_file_minutes=60)
         run, _ = calls.call_export_start(
-            period_from=later + timedelta(seconds=1), period_to=now + timedelta(days=1), options={"trigger": "schedule"}
+            period_from=later + timedelta(seconds=1), period_to=now + timedelta(days=1), options={"trigger": "cron"}
         )
         calls.call_export_list(run=run, client=client_for_run(run))
         make_records_in_every_status(run, portal)

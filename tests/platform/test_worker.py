@@ -118,3 +118,28 @@ def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_command_in_another_process_sees_the_running_cluster(worker_env):
+    env, _database = worker_env
+    probe = "from mastermobile.q import cluster_running; print(cluster_running())"
+    assert manage("shell", "-c", probe, env=env).stdout.strip().endswith("False")
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "worker", "--no-metrics"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not manage("shell", "-c", probe, env=env).stdout.strip().endswith("True"):
+            assert worker.poll() is None, "the worker exited"
+            assert time.monotonic() < deadline, "no process saw the cluster within 60 s"
+            time.sleep(0.5)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
