@@ -10,11 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-
-from mastermobile import formatting
 from django_q import admin as q_admin
 from django_q.models import Schedule
 
+from mastermobile import formatting
 from mastermobile.models import IdempotencyRecord
 
 admin.site.site_header = "MasterMobile"
