@@ -64,13 +64,26 @@ def supervise_runs() -> None:
     now = timezone.now()
     for run in CallExport.objects.filter(status=CallExportStatus.IN_PROGRESS):
         stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - downloads.STALE_AFTER)
+        released = stuck.count()
         downloads.release_downloading(stuck)
         due = Q(status=S.PENDING, updated_at__lt=now - PENDING_REQUEUE_AFTER) | downloads.retry_due(now)
         retry = downloads.records_to_download(run).filter(due, download_attempts__lt=MAX_DOWNLOAD_ATTEMPTS)
-        for record_id in retry.values_list("id", flat=True)[: downloads.download_slots_free(run)]:
+        queued = list(retry.values_list("id", flat=True)[: downloads.download_slots_free(run)])
+        for record_id in queued:
             CallRecord.objects.filter(pk=record_id).update(updated_at=now)
             enqueue_download(record_id)
-        services.call_export_refresh(run=run)
+        run = services.call_export_refresh(run=run)
+        if released or queued or run.status != CallExportStatus.IN_PROGRESS:
+            logger.info(
+                "call_export.supervised",
+                extra={
+                    "event": "call_export.supervised",
+                    "correlation_id": str(run.run_id),
+                    "released": released,
+                    "retries_queued": len(queued),
+                    "status": run.status,
+                },
+            )
 
 
 def poll_bitrix24() -> str:

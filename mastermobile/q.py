@@ -28,6 +28,14 @@ QUEUE_NAME = "mastermobile"
 # The cache alias and table where the ORM broker's clusters publish their status.
 CLUSTER_CACHE = "cluster"
 CLUSTER_CACHE_TABLE = "mastermobile_cluster_status"
+# Schedules that run every few minutes whether or not there is work; django-q2's
+# own lines about them are logged at DEBUG (observability.logging.QuietTasksFilter).
+HOUSEKEEPING_TASKS = (
+    "calls.supervise_runs",
+    "calls.tasks.supervise_runs",
+    "idempotency.prune_expired",
+    "mastermobile.api.idempotency.prune_expired_records",
+)
 
 
 def build_q_cluster(config: AppConfig) -> dict:

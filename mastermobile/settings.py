@@ -9,7 +9,7 @@ from pathlib import Path
 import environ
 
 from mastermobile.config import ConfigError, load_config
-from mastermobile.q import CLUSTER_CACHE, CLUSTER_CACHE_TABLE, build_q_cluster
+from mastermobile.q import CLUSTER_CACHE, CLUSTER_CACHE_TABLE, HOUSEKEEPING_TASKS, build_q_cluster
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -252,6 +252,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "request_context": {"()": "mastermobile.observability.logging.RequestContextFilter"},
+        "quiet_tasks": {"()": "mastermobile.observability.logging.QuietTasksFilter", "names": HOUSEKEEPING_TASKS},
         "redact": {
             "()": "mastermobile.observability.logging.RedactionFilter",
             "secrets": APP_CONFIG.secrets,
@@ -272,7 +273,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": APP_CONFIG.log_format,
-            "filters": ["request_context", "redact"],
+            "filters": ["quiet_tasks", "request_context", "redact"],
         },
     },
     "root": {"handlers": ["console"], "level": APP_CONFIG.log_level},

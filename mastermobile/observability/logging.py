@@ -160,3 +160,29 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             payload["exception"] = record.exc_text
         return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+class QuietTasksFilter(logging.Filter):
+    """django-q2's lines about routine schedules become DEBUG: four INFO lines a minute say nothing.
+
+    django-q2 logs every schedule run (created, executing, processed) and
+    every enqueue at INFO.  For the housekeeping schedules named in
+    ``names`` (schedule names or task functions) those lines are kept only
+    when the logger is at DEBUG; the tasks themselves log at INFO what they
+    actually did.
+    """
+
+    LOGGER = "django-q"
+
+    def __init__(self, names: Iterable[str] = ()):
+        super().__init__()
+        self.names = tuple(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != self.LOGGER or record.levelno != logging.INFO:
+            return True
+        message = record.getMessage()
+        if not (message.startswith("Enqueued") or any(name in message for name in self.names)):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(self.LOGGER).isEnabledFor(logging.DEBUG)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -92,6 +93,8 @@ def test_progress_is_printed_as_plain_lines_when_not_a_terminal(b24_config, fake
     assert "listing: 60/60" in output
     assert "download: 54/54" in output
     assert "run completed: 60 calls, 60 final" in output
+    # STT is off: the 54 stored recordings are counted as downloaded, and skipped for transcription.
+    assert "54 recordings downloaded, 60 skipped (no_recording 6, stt_disabled 54)" in output
 
 
 def test_a_dry_run_estimates_and_writes_nothing_but_the_run(b24_config, fake_b24, storage_dir):
@@ -281,3 +284,20 @@ def test_the_default_period_is_the_last_sixty_days_inclusive(b24_config):
 
     assert (period_to.date() - period_from.date()).days == 60
     assert (period_from.hour, period_to.hour, period_to.minute, period_to.second) == (0, 23, 59, 59)
+
+
+def test_dates_typed_as_a_person_types_them_mean_whole_local_days(b24_config, fake_b24):
+    output = export("--from", "2026-11-01", "--to", "20261102", "--dry-run")
+
+    run = only_run()
+    assert (run.period_from, run.period_to) == (
+        datetime(2026, 10, 31, 21, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 20, 59, 59, tzinfo=UTC),
+    )
+    assert "period: 2026-11-01T00:00:00+03:00 – 2026-11-02T23:59:59+03:00" in output
+
+
+def test_a_date_that_is_not_one_is_refused_with_the_accepted_forms(b24_config):
+    with pytest.raises(CommandError, match=r"YYYY-MM-DD or YYYYMMDD"):
+        export("--from", "2026-13-01")
+    assert not CallExport.objects.exists()

@@ -15,7 +15,7 @@ default) answering 503 ``QUERY_LIMIT_EXCEEDED``; a wrong user or token answers
 401 ``NO_AUTH_FOUND``.  Faults are injected with :meth:`FakeBitrix24.fail_next`,
 :attr:`FakeBitrix24.fault_rate` or :attr:`FakeBitrix24.recording_faults`.
 
-Run by hand: ``python -m tests.fakes.bitrix24 --port 8765 --calls 500``.
+Run by hand: ``python -m tests.fakes.bitrix24 --port 8765 --calls 500 --env-file .env``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -457,6 +458,13 @@ def _parse_date(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def write_env(path: Path, variables: dict[str, str]) -> None:
+    """Set ``variables`` in a dotenv file: replace their lines, append the missing ones, keep the rest."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split("=", 1)[0].strip() not in variables]
+    path.write_text("\n".join([*kept, *(f"{name}={value}" for name, value in variables.items())]) + "\n")
+
+
 def main(argv: Iterable[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the fake Bitrix24 portal on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8765)
@@ -467,6 +475,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="leaky bucket drain per second (0: no limit)")
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    parser.add_argument(
+        "--env-file", type=Path, help="write the portal's three B24_* variables into this file (e.g. .env)"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     fake = FakeBitrix24(
         calls=args.calls,
@@ -478,11 +489,17 @@ def main(argv: Iterable[str] | None = None) -> None:
         burst=args.burst,
         fault_rate=args.fault_rate,
     ).start()
+    variables = {
+        "B24_BASE_URL": f"{fake.base_url}/rest",
+        "B24_WEBHOOK_USER_ID": args.user_id,
+        "B24_WEBHOOK_TOKEN": args.token,
+    }
     print(f"Fake Bitrix24 with {args.calls} calls over {args.days} days at {fake.base_url}", flush=True)
-    print(
-        f"  B24_BASE_URL={fake.base_url}/rest B24_WEBHOOK_USER_ID={args.user_id} B24_WEBHOOK_TOKEN={args.token}",
-        flush=True,
-    )
+    for name, value in variables.items():
+        print(f"  {name}={value}", flush=True)
+    if args.env_file:
+        write_env(args.env_file, variables)
+        print(f"Wrote them to {args.env_file}; restart `make run` so the web app and the worker read them.", flush=True)
     print("Ctrl-C stops.", flush=True)
     try:
         while True:

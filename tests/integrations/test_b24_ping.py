@@ -116,3 +116,19 @@ def test_ping_names_a_missing_variable(b24_config, settings, attribute, name):
 
     assert code == 1
     assert err.strip() == f"Missing required environment variable: {name}"
+
+
+def test_the_fake_portal_writes_its_variables_into_an_env_file(tmp_path):
+    from tests.fakes.bitrix24 import write_env
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("LOG_LEVEL=DEBUG\nB24_BASE_URL=https://old.example/rest\n")
+
+    write_env(env_file, {"B24_BASE_URL": "http://127.0.0.1:8765/rest", "B24_WEBHOOK_TOKEN": "t"})
+    write_env(env_file, {"B24_BASE_URL": "http://127.0.0.1:8766/rest", "B24_WEBHOOK_TOKEN": "t"})
+
+    assert env_file.read_text().splitlines() == [
+        "LOG_LEVEL=DEBUG",
+        "B24_BASE_URL=http://127.0.0.1:8766/rest",
+        "B24_WEBHOOK_TOKEN=t",
+    ]

@@ -138,3 +138,24 @@ def test_the_configured_logging_masks_real_process_output():
     assert line["token"] == "***"
     assert line["address"] == "Mo***"
     assert line["environment"] == "staging"
+
+
+def test_django_q_lines_about_housekeeping_schedules_are_debug_not_info(caplog):
+    import logging
+
+    from mastermobile.observability.logging import QuietTasksFilter
+    from mastermobile.q import HOUSEKEEPING_TASKS
+
+    quiet = QuietTasksFilter(HOUSEKEEPING_TASKS)
+    logger = logging.getLogger("django-q")
+
+    def passes(message: str) -> bool:
+        return quiet.filter(logger.makeRecord("django-q", logging.INFO, __file__, 1, message, (), None))
+
+    with caplog.at_level(logging.INFO, logger="django-q"):
+        assert not passes("Enqueued [mastermobile] 1")
+        assert not passes("Process-1 created task a-b-c-d from schedule [calls.supervise_runs]")
+        assert not passes("Processed 'calls.tasks.supervise_runs' (a-b-c-d)")
+        assert passes("Processed 'calls.tasks.list_calls' (e-f-g-h)")
+    with caplog.at_level(logging.DEBUG, logger="django-q"):
+        assert passes("Processed 'calls.tasks.supervise_runs' (a-b-c-d)")

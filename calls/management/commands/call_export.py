@@ -7,7 +7,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
-from datetime import time as clock
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,14 +19,16 @@ POLL_SECONDS = 1.0
 
 
 def _moment(value: str, *, end: bool) -> datetime:
-    """A date means its first (``--from``) or last (``--to``) second in UTC; a date-time is taken as given."""
+    """A date (``YYYY-MM-DD`` or ``YYYYMMDD``) is its first (``--from``) or last (``--to``) second in
+    CALL_EXPORT_TIMEZONE; a date-time is taken as given (UTC when it names no offset)."""
     try:
-        if len(value) == 10:
+        if len(value) in (8, 10) and "T" not in value:
             day = date.fromisoformat(value)
-            return datetime.combine(day, clock(23, 59, 59) if end else clock(0, 0, 0), tzinfo=UTC)
+            first, last = services.local_day_range(day, day)
+            return last if end else first
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandError(f"{value!r} is not an ISO-8601 date (YYYY-MM-DD) or date-time") from None
+        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD or YYYYMMDD) or an ISO-8601 date-time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -98,9 +99,18 @@ class Command(BaseCommand):
     help = "Export Bitrix24 calls for a period: list, download recordings, report progress until the run is final."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="date_from", help="first day (UTC, ISO-8601); default today − 60 days")
-        parser.add_argument("--to", dest="date_to", help="last day, inclusive (UTC, ISO-8601); default today")
-        parser.add_argument("--dry-run", action="store_true", help="count calls, minutes and cost; store nothing")
+        parser.add_argument(
+            "--from",
+            dest="date_from",
+            help="first day (YYYY-MM-DD, local time zone) or date-time; default today − 60 days",
+        )
+        parser.add_argument("--to", dest="date_to", help="last day, inclusive, or date-time; default today")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="count calls, recordings, minutes and cost; saves only the run with its estimate "
+            "(no call records, no recordings)",
+        )
         parser.add_argument("--resume", metavar="RUN_ID", help="continue a run from its checkpoint")
         parser.add_argument("--generate-summary", type=_bool, default=None, metavar="true|false")
         parser.add_argument("--no-wait", action="store_true", help="queue the run on django-q2 and return")
@@ -143,7 +153,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         note = "" if created else " (already active for this period; continuing it)"
         self.stdout.write(f"run_id: {run.run_id}{note}")
-        self.stdout.write(f"period: {period_from:%Y-%m-%dT%H:%M:%SZ} – {period_to:%Y-%m-%dT%H:%M:%SZ}")
+        self.stdout.write(f"period: {period_from.isoformat()} – {period_to.isoformat()}")
         return run
 
     def _resume(self, run_id: str) -> CallExport:
@@ -181,10 +191,13 @@ class Command(BaseCommand):
                 f"storage {'writable' if estimate.get('storage_writable') else 'NOT writable'}"
             )
             return
+        skipped = ", ".join(f"{code} {count}" for code, count in sorted(run.skipped_by_reason.items()))
         self.stdout.write(
-            f"run {run.status}: {run.total_calls} calls, {run.processed_calls} final, "
-            f"{run.error_calls} error, {run.missing_audio_calls} missing audio, {run.skipped_calls} skipped, "
-            f"{run.total_duration_sec // 60} min"
+            f"run {run.status}: {run.total_calls} calls, {run.processed_calls} final; "
+            f"{run.downloaded_calls} recordings downloaded, "
+            f"{run.skipped_calls} skipped{f' ({skipped})' if skipped else ''}, "
+            f"{run.error_calls} error, {run.missing_audio_calls} missing audio; "
+            f"{run.total_duration_sec // 60} min of calls"
         )
         waiting = run.total_calls - run.processed_calls
         if run.status == CallExportStatus.IN_PROGRESS and waiting:
@@ -193,4 +206,6 @@ class Command(BaseCommand):
                 f"or run: manage.py call_export --resume {run.run_id}"
             )
         if run.status == CallExportStatus.ERROR:
+            self.stderr.write(f"run {run.run_id} failed: {run.error_message or 'no reason recorded'}")
+            self.stderr.write(f"after fixing the cause: manage.py call_export --resume {run.run_id}")
             sys.exit(1)
