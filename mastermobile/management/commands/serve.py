@@ -12,7 +12,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mastermobile.management.ports import ListenAddress, cannot_listen_on
 
 
 class Command(BaseCommand):
@@ -24,6 +26,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, web_workers: int, no_worker: bool, **options) -> None:
         config = settings.APP_CONFIG
+        addresses = [ListenAddress.web(config)]
+        if not no_worker:
+            addresses.append(ListenAddress.worker_metrics(config))
+        # Checked before anything starts: otherwise gunicorn retries for five
+        # seconds and the worker dies with a traceback while the other runs.
+        reason = cannot_listen_on(addresses)
+        if reason:
+            raise CommandError(reason)
         bind = f"{config.app_host}:{config.app_port}"
         commands = {
             "web": [
