@@ -14,6 +14,16 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
+# gunicorn as `serve` and the Docker image start it; tests add --bind and --workers.
+GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "mastermobile.wsgi:application",
+    "--config",
+    "python:mastermobile.gunicorn_conf",
+]
+
 
 def free_port() -> int:
     with socket.socket() as probe:
