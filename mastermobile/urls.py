@@ -27,6 +27,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include(api_v1)),
-    # Last: any other /api/ path is a 404 problem, also with DEBUG=True (which skips handler404).
+    # Last: any other /api/ path is a 404 problem, also with DEBUG=True (not the technical 404 page).
     re_path(r"^api(?:/|$)", UnknownAPIPathView.as_view(), name="api-unknown-path"),
 ]
