@@ -40,9 +40,10 @@ down:
 	docker compose -f docker/compose.yml down
 
 ## Create a superuser: interactive, or from DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD.
+## A failure (e.g. the username is taken) fails the target.
 superuser: migrate
 	@if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
-		$(PY) manage.py createsuperuser --noinput || true; \
+		$(PY) manage.py createsuperuser --noinput; \
 	else \
 		$(PY) manage.py createsuperuser; \
 	fi

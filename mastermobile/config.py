@@ -23,7 +23,8 @@ STORAGE_BACKENDS = ("local", "s3")
 Q_BROKERS = ("orm", "redis")
 STT_ENGINES = ("openai-whisper", "stub")
 LANGUAGE_CODES = ("ru", "en")
-INSECURE_JWT_SECRET = "changeme"
+# The value .env.example ships for secrets; production refuses it.
+PLACEHOLDER_SECRET = "changeme"
 # HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 §3.2).
 MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
 
@@ -267,11 +268,11 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
     app_env = read.choice("APP_ENV", "local", APP_ENVS)
     production = app_env == "production"
 
-    jwt_secret = read.str("JWT_SECRET", INSECURE_JWT_SECRET)
-    if production and (jwt_secret == INSECURE_JWT_SECRET or len(jwt_secret) < MIN_PRODUCTION_JWT_SECRET_LENGTH):
+    jwt_secret = read.str("JWT_SECRET", PLACEHOLDER_SECRET)
+    if production and (jwt_secret == PLACEHOLDER_SECRET or len(jwt_secret) < MIN_PRODUCTION_JWT_SECRET_LENGTH):
         raise ConfigError(
             f"JWT_SECRET must be a real secret of at least {MIN_PRODUCTION_JWT_SECRET_LENGTH} characters "
-            "when APP_ENV=production (not 'changeme')"
+            f"when APP_ENV=production (not {PLACEHOLDER_SECRET!r})"
         )
     secret_key = read.str("DJANGO_SECRET_KEY")
     if not secret_key:
@@ -288,11 +289,12 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
     q_broker = read.choice("Q_BROKER", "orm", Q_BROKERS)
 
     debug_default = app_env == "local"
-    return AppConfig(
+    config = AppConfig(
         app_env=app_env,
-        app_host=read.str("APP_HOST", "0.0.0.0"),
+        # Only this machine by default; the Docker image sets 0.0.0.0.
+        app_host=read.str("APP_HOST", "127.0.0.1") or "127.0.0.1",
         app_port=read.int("APP_PORT", 8000, minimum=1, maximum=65535),
-        debug=read.bool("DJANGO_DEBUG", debug_default) and not production,
+        debug=read.bool("DJANGO_DEBUG", debug_default),
         secret_key=secret_key,
         allowed_hosts=read.list("ALLOWED_HOSTS", "*" if not production else "localhost"),
         csrf_trusted_origins=read.list("CSRF_TRUSTED_ORIGINS", ""),
@@ -306,7 +308,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         q_workers=read.int("Q_WORKERS", 2, minimum=1, maximum=64),
         b24_base_url=read.http_url("B24_BASE_URL", "https://example.bitrix24.ru/rest"),
         b24_webhook_user_id=read.str("B24_WEBHOOK_USER_ID", "1"),
-        b24_webhook_token=read.str("B24_WEBHOOK_TOKEN", "changeme"),
+        b24_webhook_token=read.str("B24_WEBHOOK_TOKEN", PLACEHOLDER_SECRET),
         b24_rate_limit_rps=read.float("B24_RATE_LIMIT_RPS", 2.0, minimum=0),
         b24_backoff_seconds=read.float("B24_BACKOFF_SECONDS", 5.0, minimum=0),
         b24_max_attempts=read.int("B24_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
@@ -356,6 +358,31 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),
         max_json_body_bytes=read.int("MAX_JSON_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
     )
+    if production:
+        _refuse_unsafe_production_values(config)
+    return config
+
+
+def _refuse_unsafe_production_values(config: AppConfig) -> None:
+    """APP_ENV=production runs without debug pages and without placeholder secrets."""
+    if config.debug:
+        raise ConfigError(
+            "DJANGO_DEBUG=true is refused when APP_ENV=production (debug pages show settings and code); "
+            "unset it or set false"
+        )
+    database_password = urlsplit(config.database_url).password if config.database_url else None
+    secrets = {
+        "DJANGO_SECRET_KEY": config.secret_key,
+        "B24_WEBHOOK_TOKEN": config.b24_webhook_token,
+        "OPENAI_API_KEY": config.openai_api_key,
+        "S3_SECRET_ACCESS_KEY": config.s3_secret_access_key,
+        "DB_PASSWORD (or the password in DATABASE_URL)": database_password,
+    }
+    for name, value in secrets.items():
+        if (value or "").lower() == PLACEHOLDER_SECRET:
+            raise ConfigError(
+                f"{name} is the placeholder {PLACEHOLDER_SECRET!r}; set a real secret for APP_ENV=production"
+            )
 
 
 def _cron(value: str) -> str:

@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django_prometheus import exports as prometheus_exports
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from mastermobile.api.views import UnknownAPIPathView
 from mastermobile.system import HealthView, PingView
 
-handler404 = "mastermobile.api.errors.handler404"
 handler500 = "mastermobile.api.errors.handler500"
 
 api_v1 = [
@@ -23,4 +23,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include(api_v1)),
+    # Last: any other /api/ path is a 404 problem, also with DEBUG=True (not the technical 404 page).
+    re_path(r"^api(?:/|$)", UnknownAPIPathView.as_view(), name="api-unknown-path"),
 ]

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 
 from django.conf import settings
+
+# gunicorn as `serve` and the Docker image start it; tests add --bind and --workers.
+GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "mastermobile.wsgi:application",
+    "--config",
+    "python:mastermobile.gunicorn_conf",
+]
 
 
 def free_port() -> int:
@@ -46,3 +59,21 @@ def http_get(url: str, deadline_seconds: float = 60) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def running(args: list[str], *, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """Run ``args`` in the project directory for the ``with`` block; SIGTERM it (then SIGKILL) on the way out."""
+    process = subprocess.Popen(
+        args, cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

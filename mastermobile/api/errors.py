@@ -1,7 +1,9 @@
 """problem+json (RFC 9457) for every API error, in one place (PLAT-30…33).
 
 Services raise domain exceptions; DRF, Django and our own API exceptions all
-end here and leave as ``application/problem+json`` with the request id.
+end here and leave as ``application/problem+json`` with the request id.  A
+browser that negotiated the browsable API sees the same problem on its HTML
+page instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BrowsableAPIRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mastermobile.observability.context import current_request_id
@@ -169,29 +174,36 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if status_code == 401 and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     body = problem_body(problem_type, detail, status_code=status_code, errors=errors)
-    response = Response(body, status=status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    # A problem is always JSON, even when the browsable API negotiated HTML.
-    from rest_framework.renderers import JSONRenderer
+    # DRF renders this with the renderer negotiated for the request.  The
+    # browsable API's page must go out as text/html or the browser shows its
+    # markup as text; everything else is JSON and labelled as a problem.
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    content_type = None if isinstance(renderer, BrowsableAPIRenderer) else PROBLEM_CONTENT_TYPE
+    return Response(body, status=status_code, headers=headers, content_type=content_type)
 
-    response.accepted_renderer = JSONRenderer()
-    response.accepted_media_type = PROBLEM_CONTENT_TYPE
-    return response
+
+class ProblemJSONContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, reading ``application/problem+json`` in ``Accept`` as JSON.
+
+    Without this, a client that accepts only problem+json would get 406 for
+    every request instead of the error it is prepared to read.
+    """
+
+    def get_accept_list(self, request: Request) -> list[str]:
+        accept_list = []
+        for media_type in super().get_accept_list(request):
+            accept_list.append(media_type)
+            if media_type.split(";")[0].strip() == PROBLEM_CONTENT_TYPE:
+                accept_list.append("application/json")
+        return accept_list
 
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None):
-    """Django's 404 handler: problem+json under /api/, the normal page elsewhere (PLAT-32)."""
-    if _is_api(request):
-        return problem_response("not-found", "No resource at this path.")
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
 def handler500(request: HttpRequest):
+    """Django's 500 handler: problem+json under /api/ (DRF views answer their own errors), the normal page elsewhere."""
     if _is_api(request):
         return problem_response(
             "internal", f"An unexpected error occurred. Quote request id {current_request_id()} when reporting it."

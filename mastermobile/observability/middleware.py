@@ -51,8 +51,9 @@ class HttpMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         # The route template keeps label cardinality bounded; unmatched paths
-        # (404s, scanners) share one label.
-        path = "/" + match.route if match and match.route else "<unmatched>"
+        # (404s, scanners) share one label, also those the /api/ catch-all answers.
+        matched = match and match.route and match.url_name != "api-unknown-path"
+        path = "/" + match.route if matched else "<unmatched>"
         labels = {"method": request.method, "status_code": str(response.status_code), "path": path}
         metrics.HTTP_REQUESTS.labels(**labels).inc()
         metrics.HTTP_REQUEST_DURATION.labels(**labels).observe(time.perf_counter() - started)

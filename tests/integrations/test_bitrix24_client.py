@@ -329,7 +329,8 @@ def test_disk_file_get_gives_the_download_url(b24_config, fake_b24):
 
 
 def test_the_fake_portal_answers_query_limit_exceeded_past_its_burst(b24_config):
-    with FakeBitrix24(calls=10, rate=2, burst=3) as strict:
+    # Draining one request per 100 s: however slow the first three are, the fourth finds the bucket full.
+    with FakeBitrix24(calls=10, rate=0.01, burst=3) as strict:
         client = make_client(
             dataclasses.replace(b24_config, b24_base_url=strict.base_url, b24_webhook_token=strict.token),
             max_attempts=1,

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mastermobile.api.errors import ProblemError
-from mastermobile.urls import handler404, handler500  # noqa: F401  (root URLconf handlers)
+from mastermobile.urls import handler500  # noqa: F401  (root URLconf handler)
 
 
 class ProbeItemSerializer(serializers.Serializer):

@@ -7,12 +7,20 @@ import pytest
 from mastermobile.config import ConfigError, load_config
 from tests.processes import manage, process_env
 
+# What a real production deployment sets; each test below changes one thing.
+PRODUCTION = {
+    "APP_ENV": "production",
+    "JWT_SECRET": "s" * 40,
+    "DJANGO_SECRET_KEY": "k" * 50,
+    "B24_WEBHOOK_TOKEN": "real-webhook-token",
+}
+
 
 def test_it_applies_the_documented_defaults():
     config = load_config({})
 
     assert config.app_env == "local"
-    assert config.app_host == "0.0.0.0"
+    assert config.app_host == "127.0.0.1"
     assert config.app_port == 8000
     assert config.database_url is None
     assert config.q_broker == "orm"
@@ -66,14 +74,7 @@ def test_empty_list_variables_fall_back_to_their_defaults():
 
 
 def test_production_answers_only_for_the_configured_hosts():
-    config = load_config(
-        {
-            "APP_ENV": "production",
-            "JWT_SECRET": "s" * 40,
-            "DJANGO_SECRET_KEY": "k" * 50,
-            "ALLOWED_HOSTS": "mm.example.com",
-        }
-    )
+    config = load_config({**PRODUCTION, "ALLOWED_HOSTS": "mm.example.com"})
 
     assert config.allowed_hosts == ("mm.example.com",)
 
@@ -133,9 +134,43 @@ def test_s3_backend_with_a_bucket_is_accepted():
 
 
 def test_production_with_real_secrets_starts():
-    config = load_config({"APP_ENV": "production", "JWT_SECRET": "s" * 40, "DJANGO_SECRET_KEY": "k" * 50})
+    config = load_config(PRODUCTION)
 
     assert config.debug is False
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [
+        ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+        ({"B24_WEBHOOK_TOKEN": "changeme"}, "B24_WEBHOOK_TOKEN"),
+        ({"DJANGO_SECRET_KEY": "changeme"}, "DJANGO_SECRET_KEY"),
+        ({"OPENAI_API_KEY": "CHANGEME"}, "OPENAI_API_KEY"),
+        ({"S3_SECRET_ACCESS_KEY": "changeme"}, "S3_SECRET_ACCESS_KEY"),
+        ({"DB_HOST": "db", "DB_PASSWORD": "changeme"}, "DB_PASSWORD"),
+        ({"DATABASE_URL": "postgres://mm:changeme@db:5432/mm"}, "DATABASE_URL"),
+    ],
+)
+def test_production_refuses_debug_and_placeholder_secrets_naming_the_variable(change, variable):
+    with pytest.raises(ConfigError) as error:
+        load_config({**PRODUCTION, **change})
+
+    message = str(error.value)
+    assert variable in message
+    assert "\n" not in message
+
+
+def test_production_refuses_the_default_webhook_token():
+    environment = {key: value for key, value in PRODUCTION.items() if key != "B24_WEBHOOK_TOKEN"}
+
+    with pytest.raises(ConfigError, match="B24_WEBHOOK_TOKEN is the placeholder 'changeme'"):
+        load_config(environment)
+
+
+def test_debug_and_placeholder_secrets_are_fine_outside_production():
+    config = load_config({"APP_ENV": "development", "DJANGO_DEBUG": "true", "B24_WEBHOOK_TOKEN": "changeme"})
+
+    assert config.debug is True
 
 
 @pytest.mark.parametrize(
@@ -158,6 +193,17 @@ def test_secrets_are_collected_for_redaction():
     )
 
     assert {"jwt-secret-value", "sk-live-123456", "abcdef123"} <= set(config.secrets)
+
+
+@pytest.mark.slow
+def test_production_with_debug_on_stops_manage_py_with_one_line():
+    result = manage("check", env=process_env(**PRODUCTION, DJANGO_DEBUG="true"))
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]]
+    assert lines[0].startswith("mastermobile: configuration error: DJANGO_DEBUG=true is refused")
 
 
 @pytest.mark.slow

@@ -47,3 +47,19 @@ def test_compose_defines_app_worker_postgres_and_redis_with_healthchecks():
     assert services["worker"]["command"][-1] == "worker"
     env_files = [entry["path"] for entry in services["app"]["env_file"]]
     assert env_files == ["../.env.example", "../.env"]
+
+
+def test_the_container_listens_on_every_interface():
+    import yaml
+
+    dockerfile = instructions(DOCKER_DIR / "Dockerfile")
+    image_env = dict(
+        pair.split("=", 1) for keyword, args in dockerfile if keyword == "ENV" for pair in args.split() if "=" in pair
+    )
+    compose = yaml.safe_load((DOCKER_DIR / "compose.yml").read_text())
+    command = [args for keyword, args in dockerfile if keyword == "CMD"][-1]
+
+    assert image_env["APP_HOST"] == "0.0.0.0"
+    assert compose["services"]["app"]["environment"]["APP_HOST"] == "0.0.0.0"
+    assert '"--bind", "0.0.0.0:8000"' in command
+    assert "--bind 0.0.0.0:8000" in compose["services"]["app"]["command"][-1]

@@ -45,6 +45,18 @@ def test_metrics_keep_unmatched_paths_in_one_label(client):
     assert "/no/such/page/123" not in text
 
 
+def test_metrics_count_unknown_api_paths_as_unmatched(client):
+    unmatched_404 = {"method": "GET", "status_code": "404", "path": "<unmatched>"}
+    before = sample(client.get("/metrics").content.decode(), "http_requests_total", **unmatched_404)
+
+    client.get("/api/v1/no-such-thing/123")
+    text = client.get("/metrics").content.decode()
+
+    assert sample(text, "http_requests_total", **unmatched_404) - before == 1
+    assert "no-such-thing" not in text
+    assert "api(?:" not in text
+
+
 def test_metrics_include_django_prometheus_database_families(client):
     text = client.get("/metrics").content.decode()
 

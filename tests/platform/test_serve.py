@@ -7,6 +7,7 @@ import sys
 import pytest
 from django.conf import settings
 
+from mastermobile.management.commands.serve import where_to_reach
 from tests.processes import free_port, http_get, manage, process_env
 
 pytestmark = pytest.mark.slow
@@ -51,5 +52,13 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
             serve.kill()
 
     assert serve.returncode == 0
+    assert f"MasterMobile on http://127.0.0.1:{web_port}/ (admin" in output
     assert "No admin login yet" in output
     assert all(subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0 for pid in children)
+
+
+def test_the_banner_says_when_the_server_is_open_to_the_network():
+    assert where_to_reach("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
+    assert where_to_reach("0.0.0.0", 8000) == (
+        "http://127.0.0.1:8000/ and every other address of this machine (APP_HOST=0.0.0.0)"
+    )

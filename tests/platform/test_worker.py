@@ -13,7 +13,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from tests.processes import free_port, http_get, manage, process_env
+from tests.processes import GUNICORN, free_port, http_get, manage, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -89,18 +89,7 @@ def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
     )
     (tmp_path / "prometheus").mkdir()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "mastermobile.wsgi:application",
-            "--config",
-            "python:mastermobile.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-        ],
+        [*GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mastermobile.management.ports import ListenAddress, cannot_listen_on
 
 
 class Command(BaseCommand):
@@ -24,6 +26,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, web_workers: int, no_worker: bool, **options) -> None:
         config = settings.APP_CONFIG
+        addresses = [ListenAddress.web(config)]
+        if not no_worker:
+            addresses.append(ListenAddress.worker_metrics(config))
+        # Checked before anything starts: otherwise gunicorn retries for five
+        # seconds and the worker dies with a traceback while the other runs.
+        reason = cannot_listen_on(addresses)
+        if reason:
+            raise CommandError(reason)
         bind = f"{config.app_host}:{config.app_port}"
         commands = {
             "web": [
@@ -46,7 +56,7 @@ class Command(BaseCommand):
             for name, cmd in commands.items()
         }
         self.stdout.write(
-            f"MasterMobile on http://{'127.0.0.1' if config.app_host == '0.0.0.0' else config.app_host}:{config.app_port}/ "
+            f"MasterMobile on {where_to_reach(config.app_host, config.app_port)} "
             f"(admin /admin/, API docs /api/docs/); {', '.join(processes)} started. Ctrl-C stops."
         )
         if not get_user_model().objects.filter(is_superuser=True).exists():
@@ -87,3 +97,10 @@ class Command(BaseCommand):
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
         return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
+def where_to_reach(host: str, port: int) -> str:
+    """The banner's address: the URL to open, and whether other machines can reach it too."""
+    if host == "0.0.0.0":
+        return f"http://127.0.0.1:{port}/ and every other address of this machine (APP_HOST=0.0.0.0)"
+    return f"http://{host}:{port}/"

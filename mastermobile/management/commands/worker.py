@@ -9,10 +9,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 from prometheus_client import start_http_server
 
+from mastermobile.management.ports import ListenAddress
 from mastermobile.observability.worker_metrics import worker_registry
 from mastermobile.q import QUEUE_NAME
 
@@ -34,9 +35,12 @@ class Command(BaseCommand):
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
                 os.execv(sys.executable, [sys.executable, *sys.argv])
             config = settings.APP_CONFIG
-            start_http_server(
-                config.worker_metrics_port, addr=config.worker_metrics_host, registry=worker_registry(QUEUE_NAME)
-            )
+            try:
+                start_http_server(
+                    config.worker_metrics_port, addr=config.worker_metrics_host, registry=worker_registry(QUEUE_NAME)
+                )
+            except OSError as error:
+                raise CommandError(ListenAddress.worker_metrics(config).failure_message(error)) from None
             self.stdout.write(
                 f"worker metrics on http://{config.worker_metrics_host}:{config.worker_metrics_port}/metrics"
             )
