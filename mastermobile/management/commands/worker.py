@@ -10,7 +10,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import translation
 from prometheus_client import start_http_server
 
 from mastermobile.management.ports import ListenAddress
@@ -44,7 +43,4 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"worker metrics on http://{config.worker_metrics_host}:{config.worker_metrics_port}/metrics"
             )
-        # Operators grep and alert on the worker's log: keep django-q2's lines in English
-        # whatever LANGUAGE_CODE the back-office uses.
-        translation.activate("en")
         call_command("qcluster")
