@@ -53,10 +53,13 @@ TRIGGER_LABELS = {"manual": _("manual"), "cron": _("schedule"), "api": _("API")}
 
 
 class StartExportForm(forms.Form):
-    period_from = forms.DateField(label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}))
+    # A browser's date picker takes and sends ISO dates, whatever the page's language.
+    period_from = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     period_to = forms.DateField(
         label=_("Last day"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Inclusive. Days are counted in the %(zone)s time zone."),
     )
     dry_run = forms.BooleanField(

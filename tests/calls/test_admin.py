@@ -246,3 +246,12 @@ def test_opening_add_pages_by_url_explains_why_they_are_refused(admin_client):
     assert "Запустить выгрузку" in run_page.content.decode()
     assert "приходят из Битрикс24" in record_page.content.decode()
     assert "MasterMobile" in record_page.content.decode()  # the admin's own frame, not a bare 403
+
+
+def test_the_start_form_offers_the_default_period_in_the_date_pickers_format(admin_client, b24_config):
+    page = admin_client.get(reverse("admin:calls_callexport_start")).content.decode()
+
+    first, last = services.default_period()
+    assert f'type="date" name="period_from" value="{first:%Y-%m-%d}"' in page
+    assert f'type="date" name="period_to" value="{last:%Y-%m-%d}"' in page
+    assert "admin/css/forms" in page
