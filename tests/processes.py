@@ -61,6 +61,12 @@ def http_get(url: str, deadline_seconds: float = 60) -> str:
             time.sleep(0.2)
 
 
+def http_get_once(url: str, timeout: float = 60) -> str:
+    """One GET, no retry: for requests a test counts (a retried one would be counted twice)."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode()
+
+
 @contextlib.contextmanager
 def running(args: list[str], *, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     """Run ``args`` in the project directory for the ``with`` block; SIGTERM it (then SIGKILL) on the way out."""
