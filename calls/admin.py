@@ -28,7 +28,7 @@ from calls.models import (
 )
 from calls.storage import audio_content_type, default_storage
 from mastermobile import formatting
-from mastermobile.admin import ViewOnlyPagesMixin
+from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
 from mastermobile.http import ranged_file_response
 from mastermobile.observability.logging import Redactor, mask_phone
 
@@ -144,32 +144,9 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         _("Technical details"),
         {"fields": ["options_display", "checkpoint_display"], "classes": ["collapse"]},
     )
-    readonly_fields = [
-        "run_id",
-        "status_badge",
-        "period_exact",
-        "trigger",
-        "actor",
-        "started",
-        "finished",
-        "run_time",
-        "error_message",
-        "progress",
-        "listed_total",
-        "total_calls",
-        "processed_calls",
-        "downloaded_calls",
-        "skipped_display",
-        "error_calls",
-        "missing_audio_calls",
-        "records_link",
-        "estimate_display",
-        "total_duration",
-        "transcribed_minutes",
-        "cost",
-        "options_display",
-        "checkpoint_display",
-    ]
+    readonly_fields = fieldset_fields(
+        [run_section, failure_section, progress_section, estimate_section, cost_section, technical_section]
+    )
 
     def get_fieldsets(self, request: HttpRequest, obj: CallExport | None = None):
         """Only the sections that apply: the failure of a failed run, the estimate of a dry run."""
@@ -461,36 +438,7 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         ),
         (_("Bitrix24 data"), {"fields": ["recording_url_display", "payload_display"], "classes": ["collapse"]}),
     ]
-    readonly_fields = [
-        "call_id",
-        "record_id",
-        "direction",
-        "from_display",
-        "to_display",
-        "employee_id",
-        "started",
-        "duration",
-        "audio",
-        "storage_path",
-        "checksum",
-        "audio_duration",
-        "audio_purged",
-        "text_preview",
-        "language",
-        "transcript_path",
-        "summary_path",
-        "cost",
-        "status_display",
-        "error_message_display",
-        "download_attempts",
-        "stt_attempts",
-        "last_attempt",
-        "run_link",
-        "created",
-        "updated",
-        "recording_url_display",
-        "payload_display",
-    ]
+    readonly_fields = fieldset_fields(fieldsets)
 
     def get_queryset(self, request: HttpRequest):
         # The masking decision travels with each row, so display methods need no request.

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.models import IntegrationLog
 from mastermobile import formatting
-from mastermobile.admin import ReadOnlyModelAdmin
+from mastermobile.admin import ReadOnlyModelAdmin, fieldset_fields
 
 
 @admin.register(IntegrationLog)
@@ -36,20 +36,7 @@ class IntegrationLogAdmin(ReadOnlyModelAdmin):
         ),
         (_("Request and response"), {"fields": ["request_display", "response_display"], "classes": ["collapse"]}),
     ]
-    readonly_fields = [
-        "time",
-        "direction",
-        "external_system",
-        "endpoint",
-        "status",
-        "status_code",
-        "error_code",
-        "retry_count",
-        "correlation_id",
-        "resource_ref",
-        "request_display",
-        "response_display",
-    ]
+    readonly_fields = fieldset_fields(fieldsets)
 
     @admin.display(description=_("time"), ordering="ts")
     def time(self, entry: IntegrationLog) -> str:

@@ -24,6 +24,11 @@ admin.site.index_title = _("Back-office")
 admin.site.enable_nav_sidebar = False
 
 
+def fieldset_fields(fieldsets: list | tuple) -> list[str]:
+    """Every field named in ``fieldsets``: the readonly_fields of a page that only shows."""
+    return [name for _title, options in fieldsets for name in options["fields"]]
+
+
 class PluralTitleMixin:
     """Lists are titled by what they list ("Выгрузки звонков"), pages by what they show ("Выгрузка звонков").
 
@@ -93,19 +98,7 @@ class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
         ),
         (_("Technical details"), {"fields": ["request_fingerprint"], "classes": ["collapse"]}),
     ]
-    readonly_fields = [
-        "key",
-        "endpoint",
-        "actor_id",
-        "state",
-        "resource_ref",
-        "created",
-        "expires",
-        "response_status",
-        "response_headers_display",
-        "response_body_display",
-        "request_fingerprint",
-    ]
+    readonly_fields = fieldset_fields(fieldsets)
 
     @admin.display(description=_("created at"), ordering="created_at")
     def created(self, record: IdempotencyRecord) -> str:

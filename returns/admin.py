@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from mastermobile import formatting
-from mastermobile.admin import PluralTitleMixin, ViewOnlyPagesMixin
+from mastermobile.admin import PluralTitleMixin, ViewOnlyPagesMixin, fieldset_fields
 from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
@@ -131,18 +131,7 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
         (_("Comment"), {"fields": ["comment"]}),
         (_("Record"), {"fields": ["created_by", "created", "updated"]}),
     ]
-    readonly_fields = [
-        "return_id",
-        "status_badge",
-        "source",
-        "courier",
-        "order_id_1c",
-        "manager_id",
-        "comment",
-        "created_by",
-        "created",
-        "updated",
-    ]
+    readonly_fields = fieldset_fields(fieldsets)
     history_list_display = ["status"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Return]:
