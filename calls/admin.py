@@ -108,7 +108,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         "downloaded",
         "gaps",
         "cost",
-        "started",
+        "started_at",
     )
     list_display_links = ("short_id",)
     list_filter = ("status", ("started_at", admin.DateFieldListFilter))
@@ -119,7 +119,18 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     list_select_related = ("actor",)
     run_section = (
         None,
-        {"fields": ["run_id", "status_badge", "period_exact", "trigger", "actor", "started", "finished", "run_time"]},
+        {
+            "fields": [
+                "run_id",
+                "status_badge",
+                "period_exact",
+                "trigger",
+                "actor",
+                "started_at",
+                "finished_at",
+                "run_time",
+            ]
+        },
     )
     failure_section = (_("Failure"), {"fields": ["error_message"], "classes": ["mm-error-box"]})
     progress_section = (
@@ -201,14 +212,6 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     @admin.display(description=_("cost"), ordering="total_cost")
     def cost(self, run: CallExport) -> str:
         return formatting.money(run.total_cost, run.currency_code)
-
-    @admin.display(description=_("started at"), ordering="started_at")
-    def started(self, run: CallExport) -> str:
-        return formatting.local_datetime(run.started_at)
-
-    @admin.display(description=_("finished at"), ordering="finished_at")
-    def finished(self, run: CallExport) -> str:
-        return formatting.local_datetime(run.finished_at)
 
     @admin.display(description=_("run time"))
     def run_time(self, run: CallExport) -> str:
@@ -382,7 +385,7 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     add_refused_message = _("Call records come from Bitrix24 with each export run.")
     list_display = (
         "call_id",
-        "started",
+        "call_started_at",
         "direction",
         "numbers",
         "employee_id",
@@ -411,12 +414,12 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                     "from_display",
                     "to_display",
                     "employee_id",
-                    "started",
+                    "call_started_at",
                     "duration",
                 ]
             },
         ),
-        (_("Recording"), {"fields": ["audio", "storage_path", "checksum", "audio_duration", "audio_purged"]}),
+        (_("Recording"), {"fields": ["audio", "storage_path", "checksum", "audio_duration", "audio_purged_at"]}),
         (
             _("Transcript"),
             {"fields": ["text_preview", "language", "transcript_path", "summary_path", "cost"]},
@@ -429,10 +432,10 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                     "error_message_display",
                     "download_attempts",
                     "stt_attempts",
-                    "last_attempt",
+                    "last_attempt_at",
                     "run_link",
-                    "created",
-                    "updated",
+                    "created_at",
+                    "updated_at",
                 ]
             },
         ),
@@ -472,10 +475,6 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     def to_display(self, record: CallRecord) -> str:
         return self._number(record, record.to_number)
 
-    @admin.display(description=_("call started at"), ordering="call_started_at")
-    def started(self, record: CallRecord) -> str:
-        return formatting.local_datetime(record.call_started_at)
-
     @admin.display(description=_("duration"), ordering="duration_sec")
     def duration(self, record: CallRecord) -> str:
         return formatting.duration_hms(record.duration_sec)
@@ -483,22 +482,6 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     @admin.display(description=_("audio duration"))
     def audio_duration(self, record: CallRecord) -> str:
         return formatting.duration_hms(record.audio_duration_sec)
-
-    @admin.display(description=_("audio purged at"))
-    def audio_purged(self, record: CallRecord) -> str:
-        return formatting.local_datetime(record.audio_purged_at)
-
-    @admin.display(description=_("last attempt at"))
-    def last_attempt(self, record: CallRecord) -> str:
-        return formatting.local_datetime(record.last_attempt_at)
-
-    @admin.display(description=_("created at"))
-    def created(self, record: CallRecord) -> str:
-        return formatting.local_datetime(record.created_at)
-
-    @admin.display(description=_("updated at"))
-    def updated(self, record: CallRecord) -> str:
-        return formatting.local_datetime(record.updated_at)
 
     @admin.display(description=_("transcription cost"))
     def cost(self, record: CallRecord) -> str:

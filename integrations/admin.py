@@ -11,7 +11,7 @@ from mastermobile.admin import ReadOnlyModelAdmin, fieldset_fields
 class IntegrationLogAdmin(ReadOnlyModelAdmin):
     """Read-only audit trail of traffic with 1C, Bitrix24, OpenAI and the warehouse (RET-32)."""
 
-    list_display = ("time", "direction", "external_system", "endpoint_short", "status", "status_code", "correlation_id")
+    list_display = ("ts", "direction", "external_system", "endpoint_short", "status", "status_code", "correlation_id")
     list_filter = ("external_system", "direction", "status", ("ts", admin.DateFieldListFilter))
     search_fields = ("correlation_id", "resource_ref", "endpoint", "error_code")
     date_hierarchy = "ts"
@@ -21,7 +21,7 @@ class IntegrationLogAdmin(ReadOnlyModelAdmin):
             None,
             {
                 "fields": [
-                    "time",
+                    "ts",
                     "direction",
                     "external_system",
                     "endpoint",
@@ -37,10 +37,6 @@ class IntegrationLogAdmin(ReadOnlyModelAdmin):
         (_("Request and response"), {"fields": ["request_display", "response_display"], "classes": ["collapse"]}),
     ]
     readonly_fields = fieldset_fields(fieldsets)
-
-    @admin.display(description=_("time"), ordering="ts")
-    def time(self, entry: IntegrationLog) -> str:
-        return formatting.local_datetime(entry.ts)
 
     @admin.display(description=_("endpoint"), ordering="endpoint")
     def endpoint_short(self, entry: IntegrationLog):

@@ -85,13 +85,22 @@ class ReadOnlyModelAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
     """Read-only view of claimed Idempotency-Keys and their stored responses (RET-32)."""
 
-    list_display = ["key", "endpoint", "actor_id", "state", "response_status", "resource_ref", "created", "expires"]
+    list_display = [
+        "key",
+        "endpoint",
+        "actor_id",
+        "state",
+        "response_status",
+        "resource_ref",
+        "created_at",
+        "expires_at",
+    ]
     list_filter = ["state", "endpoint", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["key", "actor_id", "resource_ref"]
     date_hierarchy = "created_at"
     list_per_page = 50
     fieldsets = [
-        (None, {"fields": ["key", "endpoint", "actor_id", "state", "resource_ref", "created", "expires"]}),
+        (None, {"fields": ["key", "endpoint", "actor_id", "state", "resource_ref", "created_at", "expires_at"]}),
         (
             _("Stored response"),
             {"fields": ["response_status", "response_headers_display", "response_body_display"]},
@@ -99,14 +108,6 @@ class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
         (_("Technical details"), {"fields": ["request_fingerprint"], "classes": ["collapse"]}),
     ]
     readonly_fields = fieldset_fields(fieldsets)
-
-    @admin.display(description=_("created at"), ordering="created_at")
-    def created(self, record: IdempotencyRecord) -> str:
-        return formatting.local_datetime(record.created_at)
-
-    @admin.display(description=_("expires at"), ordering="expires_at")
-    def expires(self, record: IdempotencyRecord) -> str:
-        return formatting.local_datetime(record.expires_at)
 
     @admin.display(description=_("response headers"))
     def response_headers_display(self, record: IdempotencyRecord):

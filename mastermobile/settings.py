@@ -160,6 +160,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = APP_CONFIG.language_code
 LANGUAGES = [("ru", "Русский"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["mastermobile.formats"]
 TIME_ZONE = APP_CONFIG.call_export_timezone
 USE_I18N = True
 USE_TZ = True

@@ -108,7 +108,7 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
         "Returns are created by couriers and 1C through the API (POST /api/v1/returns); "
         "here staff review them and accept, reject or cancel them."
     )
-    list_display = ["short_id", "status_badge", "source", "courier", "lines_summary", "created", "updated"]
+    list_display = ["short_id", "status_badge", "source", "courier", "lines_summary", "created_at", "updated_at"]
     list_filter = ["status", "source", ("created_at", admin.DateFieldListFilter), UnknownCourierFilter]
     search_fields = ["return_id", "courier_id", "order_id_1c", "lines__sku", "lines__imei"]
     date_hierarchy = "created_at"
@@ -129,7 +129,7 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
     fieldsets = [
         (None, {"fields": ["return_id", "status_badge", "source", "courier", "order_id_1c", "manager_id"]}),
         (_("Comment"), {"fields": ["comment"]}),
-        (_("Record"), {"fields": ["created_by", "created", "updated"]}),
+        (_("Record"), {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
     readonly_fields = fieldset_fields(fieldsets)
     history_list_display = ["status"]
@@ -165,14 +165,6 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
     def lines_summary(self, obj: Return) -> str:
         return f"{obj.line_count} / {obj.total_qty or 0}"
 
-    @admin.display(description=_("created at"), ordering="created_at")
-    def created(self, obj: Return) -> str:
-        return formatting.local_datetime(obj.created_at)
-
-    @admin.display(description=_("updated at"), ordering="updated_at")
-    def updated(self, obj: Return) -> str:
-        return formatting.local_datetime(obj.updated_at)
-
     @admin.action(description=_("Export selected as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Return]) -> HttpResponse:
         """One row per line, the return's header repeated (RET-30)."""
@@ -203,14 +195,14 @@ def _csv_safe(value: object) -> object:
 
 @admin.register(Courier)
 class CourierAdmin(PluralTitleMixin, admin.ModelAdmin):
-    list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated"]
+    list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["courier_id", "display_name", "phone", "b24_user_id"]
-    readonly_fields = ["recent_returns", "created", "updated"]
+    readonly_fields = ["recent_returns", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["courier_id", "display_name", "phone", "is_active", "b24_user_id"]}),
         (_("Returns"), {"fields": ["recent_returns"]}),
-        (_("Record"), {"fields": ["created", "updated"]}),
+        (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Courier | None = None) -> list[str]:
@@ -219,14 +211,6 @@ class CourierAdmin(PluralTitleMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Courier | None = None):
         return self.fieldsets if obj else self.fieldsets[:1]
-
-    @admin.display(description=_("created at"), ordering="created_at")
-    def created(self, obj: Courier) -> str:
-        return formatting.local_datetime(obj.created_at)
-
-    @admin.display(description=_("updated at"), ordering="updated_at")
-    def updated(self, obj: Courier) -> str:
-        return formatting.local_datetime(obj.updated_at)
 
     @admin.display(description=_("recent returns"))
     def recent_returns(self, obj: Courier) -> str:
