@@ -13,7 +13,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from tests.processes import GUNICORN, free_port, http_get, manage, process_env
+from tests.processes import GUNICORN, free_port, http_get, http_get_once, manage, process_env
 
 pytestmark = pytest.mark.slow
 
@@ -96,9 +96,9 @@ def test_web_metrics_add_up_across_gunicorn_workers(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        http_get(f"http://127.0.0.1:{port}/api/v1/system/ping")
-        for _ in range(19):
-            http_get(f"http://127.0.0.1:{port}/api/v1/system/ping")
+        http_get(f"http://127.0.0.1:{port}/health")
+        for _ in range(20):
+            http_get_once(f"http://127.0.0.1:{port}/api/v1/system/ping")
 
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")
 
