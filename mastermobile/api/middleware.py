@@ -12,6 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from mastermobile.api.errors import problem_response
 
 READ_SIZE = 64 * 1024
+# Many clients (Python's http.client, requests, most ERP HTTP libraries) read
+# the answer only once they have sent the whole body.  If the server answers
+# 413 and closes while they are still sending, they see a broken pipe, not the
+# 413.  So the rest of a refused body is read and dropped, up to this much;
+# past it the connection is just closed.
+DISCARD_AT_MOST = 16 * 1024 * 1024
 
 
 class BodySizeLimitMiddleware:
@@ -30,8 +36,10 @@ class BodySizeLimitMiddleware:
         if request.path.startswith("/api/"):
             limit = settings.MAX_JSON_BODY_BYTES
             if is_chunked(request):
-                body = read_at_most(request.environ["wsgi.input"], limit + 1)
+                stream = request.environ["wsgi.input"]
+                body = read_at_most(stream, limit + 1)
                 if len(body) > limit:
+                    discard(stream, DISCARD_AT_MOST)
                     return problem_response(
                         "payload-too-large", f"The chunked request body is over the limit of {limit} bytes."
                     )
@@ -41,6 +49,8 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 return problem_response("bad-request", "The Content-Length header is not a number.")
             if length > limit:
+                if length <= DISCARD_AT_MOST:
+                    discard(request, length)
                 return problem_response(
                     "payload-too-large", f"The request body is {length} bytes; the limit is {limit} bytes."
                 )
@@ -71,6 +81,16 @@ def read_at_most(stream: BinaryIO, size: int) -> bytes:
         chunks.append(chunk)
         received += len(chunk)
     return b"".join(chunks)
+
+
+def discard(stream: BinaryIO | HttpRequest, at_most: int) -> None:
+    """Read and drop up to ``at_most`` bytes the client is still sending."""
+    remaining = at_most
+    while remaining > 0:
+        chunk = stream.read(min(READ_SIZE, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
 
 
 def hand_over_body(request: HttpRequest, body: bytes) -> None:

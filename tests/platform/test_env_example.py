@@ -44,4 +44,5 @@ def test_env_example_values_load_without_errors():
     config = load_config(uncommented)
 
     assert config.app_port == 8000
+    assert config.app_host == "127.0.0.1"  # settings fall back to this file: make run stays on this machine
     assert config.database_url is None

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 
 from mastermobile.management.commands.serve import where_to_reach
-from tests.processes import free_port, http_get, manage, process_env
+from tests.processes import free_port, http_get, http_get_once, manage, process_env, running
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,27 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
     assert f"MasterMobile on http://127.0.0.1:{web_port}/ (admin" in output
     assert "No admin login yet" in output
     assert all(subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0 for pid in children)
+    assert list((settings.VAR_DIR / "prometheus").glob(f"*-{serve.pid}")) == []
+
+
+def test_a_second_serve_from_the_same_checkout_leaves_the_first_ones_metrics_alone(tmp_path):
+    """Two test runs, or a test run beside `make run`: each serve has its own metrics directories."""
+    first_port, second_port = free_port(), free_port()
+    env = process_env(DATABASE_URL=f"sqlite:///{tmp_path / 'serve.sqlite3'}", APP_HOST="127.0.0.1")
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    command = [sys.executable, "manage.py", "serve", "--no-worker"]
+    ping = f"http://127.0.0.1:{first_port}/api/v1/system/ping"
+
+    with running(command, env={**env, "APP_PORT": str(first_port)}) as first:
+        http_get(f"http://127.0.0.1:{first_port}/health")
+        http_get_once(ping)
+        with running(command, env={**env, "APP_PORT": str(second_port)}) as second:
+            http_get(f"http://127.0.0.1:{second_port}/health")
+            http_get_once(ping)
+            metrics = http_get_once(f"http://127.0.0.1:{first_port}/metrics")
+
+            assert first.poll() is None and second.poll() is None
+    assert 'http_requests_total{method="GET",path="/api/v1/system/ping",status_code="200"} 2.0' in metrics
 
 
 def test_the_banner_says_when_the_server_is_open_to_the_network():

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mastermobile.management.ports import ListenAddress, cannot_listen_on
+from mastermobile.observability.multiprocess import fresh_directory
 
 
 class Command(BaseCommand):
@@ -51,8 +52,16 @@ class Command(BaseCommand):
         }
         if not no_worker:
             commands["worker"] = [sys.executable, "manage.py", "worker"]
+        metrics_directories = {
+            name: fresh_directory(Path(settings.VAR_DIR) / "prometheus", name, owner_pid=os.getpid())
+            for name in commands
+        }
         processes = {
-            name: subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=self.process_env(name))
+            name: subprocess.Popen(
+                cmd,
+                cwd=settings.BASE_DIR,
+                env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_directories[name])},
+            )
             for name, cmd in commands.items()
         }
         self.stdout.write(
@@ -87,16 +96,10 @@ class Command(BaseCommand):
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+        for directory in metrics_directories.values():
+            shutil.rmtree(directory, ignore_errors=True)
         if exit_code:
             raise SystemExit(exit_code)
-
-    @staticmethod
-    def process_env(name: str) -> dict[str, str]:
-        """Each process group gets a fresh Prometheus multiprocess directory."""
-        directory = Path(settings.VAR_DIR) / "prometheus" / name
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
-        return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
 
 
 def where_to_reach(host: str, port: int) -> str:

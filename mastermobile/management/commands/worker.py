@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import start_http_server
 
 from mastermobile.management.ports import ListenAddress
+from mastermobile.observability.multiprocess import fresh_directory
 from mastermobile.observability.worker_metrics import worker_registry
 from mastermobile.q import QUEUE_NAME
 
@@ -28,9 +28,8 @@ class Command(BaseCommand):
             if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 # prometheus_client picks multiprocess mode at import time, so
                 # restart this command with the directory set from the start.
-                directory = Path(settings.VAR_DIR) / "prometheus" / "worker"
-                shutil.rmtree(directory, ignore_errors=True)
-                directory.mkdir(parents=True)
+                # execv keeps the pid, so the directory stays this process's.
+                directory = fresh_directory(Path(settings.VAR_DIR) / "prometheus", "worker", owner_pid=os.getpid())
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
                 os.execv(sys.executable, [sys.executable, *sys.argv])
             config = settings.APP_CONFIG
