@@ -156,3 +156,14 @@ def test_the_api_answers_in_english_whatever_the_client_asks(admin_client):
 
     assert response["Content-Language"] == "en"
     assert not CYRILLIC.search(response.content.decode())
+
+
+def test_the_admin_shows_a_call_in_moscow_time_as_day_month_year():
+    from datetime import UTC, datetime
+
+    from django.utils import formats, timezone
+
+    with translation.override("ru"):
+        shown = formats.localize(timezone.localtime(datetime(2026, 10, 1, 2, 42, 33, tzinfo=UTC)))
+
+    assert shown == "01.10.2026 05:42"
