@@ -110,6 +110,8 @@ class AppConfig:
     max_page_size: int
     api_throttle_rate: str
     max_json_body_bytes: int
+    login_failure_limit: int
+    login_lockout_minutes: int
 
     @property
     def stt_enabled(self) -> bool:
@@ -357,6 +359,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         max_page_size=read.int("MAX_PAGE_SIZE", 100, minimum=1, maximum=1000),
         api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),
         max_json_body_bytes=read.int("MAX_JSON_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        login_failure_limit=read.int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100),
+        login_lockout_minutes=read.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60),
     )
     if production:
         _refuse_unsafe_production_values(config)
