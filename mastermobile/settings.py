@@ -311,6 +311,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # Failures and lockouts (WARNING) without the per-attempt housekeeping lines.
         "axes": {"level": "WARNING"},
+        # With DEBUG, Django logs every SQL statement with its parameters at DEBUG: request data.
+        "django.db.backends": {"level": "INFO"},
     },
 }
 
