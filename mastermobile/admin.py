@@ -145,7 +145,7 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
 
 
 class LockedFilter(admin.SimpleListFilter):
-    title = _("lock state")
+    title = _("lock")
     parameter_name = "locked"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
