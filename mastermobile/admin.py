@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from axes.models import AccessAttempt, AccessLog
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_q import admin as q_admin
 from django_q.models import Schedule
 
-from mastermobile import formatting
+from mastermobile import formatting, logins, services
 from mastermobile.models import IdempotencyRecord
 
 admin.site.site_header = "MasterMobile"
@@ -132,3 +136,86 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
 
     list_display = ("name", "func", "schedule_type", "next_run", "get_last_run", "get_success")
     list_display_links = ("name",)
+
+
+class LockedFilter(admin.SimpleListFilter):
+    title = _("lock")
+    parameter_name = "locked"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, Any]]:
+        return [("yes", _("Locked now")), ("no", _("Not locked"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(logins.locked_attempts())
+        if self.value() == "no":
+            return queryset.exclude(logins.locked_attempts())
+        return queryset
+
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
+    """Failed logins per username and address; the Unlock action lets a locked-out colleague in again."""
+
+    add_refused_message = _("Failed login attempts are recorded by the login pages.")
+    list_display = ["username", "ip_address", "path_info", "failures_since_start", "last_attempt", "state"]
+    list_filter = [LockedFilter, "path_info"]
+    search_fields = ["username", "ip_address"]
+    ordering = ["-attempt_time"]
+    list_per_page = 50
+    actions = ["unlock"]
+    fields = ["username", "ip_address", "user_agent", "path_info", "failures_since_start", "last_attempt", "state"]
+    readonly_fields = fields
+
+    @admin.display(description=_("last failed attempt"), ordering="attempt_time")
+    def last_attempt(self, attempt: AccessAttempt) -> str:
+        return formatting.local_datetime(attempt.attempt_time)
+
+    @admin.display(description=_("state"))
+    def state(self, attempt: AccessAttempt):
+        until = logins.locked_until(attempt)
+        if until is not None:
+            label = _("locked until %(time)s") % {"time": formatting.local_datetime(until)}
+            return format_html('<span class="mm-badge mm-badge-error">{}</span>', label)
+        left = logins.failure_limit() - attempt.failures_since_start
+        if left <= 0:
+            return format_html('<span class="mm-badge mm-badge-muted">{}</span>', _("lock expired"))
+        label = ngettext("%(count)d attempt left", "%(count)d attempts left", left) % {"count": left}
+        return format_html('<span class="mm-badge mm-badge-warn">{}</span>', label)
+
+    @admin.action(description=_("Unlock the selected logins"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        released = services.login_lockouts_release(attempts=queryset, released_by=request.user.get_username())
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d login unlocked: it may log in again now.",
+                "%(count)d logins unlocked: they may log in again now.",
+                released,
+            )
+            % {"count": released},
+        )
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("axes.delete_accessattempt")
+
+
+@admin.register(AccessLog)
+class LoginLogAdmin(ReadOnlyModelAdmin):
+    """Successful logins and logouts, for "who was in the back-office when"."""
+
+    list_display = ["username", "ip_address", "path_info", "logged_in", "logged_out"]
+    list_filter = ["path_info", ("attempt_time", admin.DateFieldListFilter)]
+    search_fields = ["username", "ip_address"]
+    date_hierarchy = "attempt_time"
+    list_per_page = 50
+    fields = ["username", "ip_address", "user_agent", "path_info", "logged_in", "logged_out"]
+    readonly_fields = fields
+
+    @admin.display(description=_("logged in at"), ordering="attempt_time")
+    def logged_in(self, entry: AccessLog) -> str:
+        return formatting.local_datetime(entry.attempt_time)
+
+    @admin.display(description=_("logged out at"), ordering="logout_time")
+    def logged_out(self, entry: AccessLog) -> str:
+        return formatting.local_datetime(entry.logout_time)

@@ -1,3 +1,4 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +24,8 @@ class PlatformConfig(AppConfig):
 
     name = "mastermobile"
     verbose_name = _("Platform")
+    # apps.py holds two configs (LoginsConfig below): this one is the app's.
+    default = True
 
     def ready(self) -> None:
         from django.conf import settings
@@ -34,3 +37,10 @@ class PlatformConfig(AppConfig):
         configure_tracing(settings.APP_CONFIG)
         connect_task_signals()
         post_migrate.connect(register_schedules, sender=self, dispatch_uid="mastermobile.register_schedules")
+
+
+class LoginsConfig(AxesAppConfig):
+    """django-axes (failed logins, lockouts) under a name staff read in the admin index."""
+
+    verbose_name = _("Logins")
+    default = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from ipaddress import ip_network
 from urllib.parse import urlsplit
 
 import environ
@@ -27,6 +28,9 @@ LANGUAGE_CODES = ("ru", "en")
 PLACEHOLDER_SECRET = "changeme"
 # HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 §3.2).
 MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
+# METRICS_ALLOWED_IPS: this machine only, unless the operator lists networks (or "none").
+DEFAULT_METRICS_ALLOWED_IPS = "127.0.0.1,::1"
 
 
 class ConfigError(ImproperlyConfigured):
@@ -101,6 +105,8 @@ class AppConfig:
 
     worker_metrics_host: str
     worker_metrics_port: int
+    metrics_allowed_ips: tuple[str, ...]
+    metrics_token: str
     enable_tracing: bool
     pii_masking_enabled: bool
 
@@ -110,6 +116,8 @@ class AppConfig:
     max_page_size: int
     api_throttle_rate: str
     max_json_body_bytes: int
+    login_failure_limit: int
+    login_lockout_minutes: int
 
     @property
     def stt_enabled(self) -> bool:
@@ -129,6 +137,7 @@ class AppConfig:
             self.openai_api_key,
             self.s3_secret_access_key,
             self.secret_key,
+            self.metrics_token,
         )
         # Very short values ("1", "x") would mask ordinary words in logs.
         return tuple(s for s in candidates if s and len(s) >= 6)
@@ -347,8 +356,11 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         summary_retention_days=read.int("SUMMARY_RETENTION_DAYS", 180, minimum=1),
         storage_cleanup_interval_hours=read.int("STORAGE_CLEANUP_INTERVAL_HOURS", 24, minimum=1),
         disk_encryption_flag=read.bool("DISK_ENCRYPTION_FLAG", False),
-        worker_metrics_host=read.str("WORKER_METRICS_HOST", "0.0.0.0"),
+        # Loopback like APP_HOST; compose sets 0.0.0.0 for its worker container.
+        worker_metrics_host=read.str("WORKER_METRICS_HOST", "127.0.0.1") or "127.0.0.1",
         worker_metrics_port=read.int("WORKER_METRICS_PORT", 9100, minimum=1, maximum=65535),
+        metrics_allowed_ips=_networks(read.list("METRICS_ALLOWED_IPS", DEFAULT_METRICS_ALLOWED_IPS)),
+        metrics_token=_metrics_token(read.str("METRICS_TOKEN")),
         enable_tracing=read.bool("ENABLE_TRACING", False),
         pii_masking_enabled=read.bool("PII_MASKING_ENABLED", False),
         jwt_secret=jwt_secret,
@@ -357,6 +369,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         max_page_size=read.int("MAX_PAGE_SIZE", 100, minimum=1, maximum=1000),
         api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),
         max_json_body_bytes=read.int("MAX_JSON_BODY_BYTES", 2 * 1024 * 1024, minimum=1024),
+        login_failure_limit=read.int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100),
+        login_lockout_minutes=read.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=7 * 24 * 60),
     )
     if production:
         _refuse_unsafe_production_values(config)
@@ -401,6 +415,30 @@ def _timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"CALL_EXPORT_TIMEZONE={value!r} is not an IANA time zone, e.g. Europe/Moscow") from None
+    return value
+
+
+def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    """METRICS_ALLOWED_IPS: addresses or CIDR networks, normalised; the single word ``none`` allows no address."""
+    if tuple(value.lower() for value in values) == ("none",):
+        return ()
+    networks = []
+    for value in values:
+        try:
+            networks.append(str(ip_network(value, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"METRICS_ALLOWED_IPS contains {value!r}, which is not an IP address or network; "
+                "accepted: comma-separated addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8), or none"
+            ) from None
+    return tuple(networks)
+
+
+def _metrics_token(value: str) -> str:
+    if value and len(value) < MIN_METRICS_TOKEN_LENGTH:
+        raise ConfigError(
+            f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters when set (empty disables it)"
+        )
     return value
 
 

@@ -2,11 +2,14 @@
 
 With several workers, Prometheus counters live in each process; the
 multiprocess directory (PROMETHEUS_MULTIPROC_DIR) lets /metrics sum them.
+The access log masks credentials and (with PII_MASKING_ENABLED) phone
+numbers in request lines, query strings and referrers.
 """
 
 import os
 
 accesslog = "-"
+logger_class = "mastermobile.observability.access_log.MaskingLogger"
 graceful_timeout = 20
 
 

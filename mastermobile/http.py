@@ -1,4 +1,4 @@
-"""HTTP helpers Django does not ship: byte ranges over any file-like object (RFC 9110 §14)."""
+"""HTTP helpers Django does not ship: the caller's address, byte ranges over any file-like object (RFC 9110 §14)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,17 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 CHUNK_BYTES = 64 * 1024
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address of the peer that opened the connection (``REMOTE_ADDR``), as gunicorn reports it.
+
+    ``X-Forwarded-For`` and similar headers are ignored: any client can send
+    them, and nothing in this project names a trusted proxy.  Behind a
+    reverse proxy every request therefore comes from the proxy's address;
+    login throttling and the metrics allow-list count it as one client.
+    """
+    return request.META.get("REMOTE_ADDR") or None
 
 
 class _Unsatisfiable(Exception):

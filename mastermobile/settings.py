@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "mastermobile.apps.LoginsConfig",
     "django_prometheus",
     "corsheaders",
     "rest_framework",
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Turns a locked-out login into the lockout page; last but the metrics, which count that page too.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -145,6 +149,24 @@ def _caches() -> dict:
 
 
 CACHES = _caches()
+
+# Login throttling (mastermobile.logins): axes refuses a locked username + address
+# pair before ModelBackend checks the password.  Failures are database rows,
+# shared by every process; a success forgets that pair's failures.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = APP_CONFIG.login_failure_limit
+AXES_COOLOFF_TIME = timedelta(minutes=APP_CONFIG.login_lockout_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "mastermobile.http.client_address"
+AXES_LOCKOUT_CALLABLE = "mastermobile.logins.lockout_response"
+# mastermobile.admin registers the attempt and login lists with Russian columns and the Unlock action.
+AXES_ENABLE_ADMIN = False
+# No start-up banner in every process; lockout log lines name the locked pair (masked).
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -288,6 +310,10 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # Request errors are logged by our exception handler with the request id.
         "django.request": {"level": "ERROR"},
+        # Failures and lockouts (WARNING) without the per-attempt housekeeping lines.
+        "axes": {"level": "WARNING"},
+        # With DEBUG, Django logs every SQL statement with its parameters at DEBUG: request data.
+        "django.db.backends": {"level": "INFO"},
     },
 }
 

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django_prometheus import exports as prometheus_exports
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from mastermobile.api.views import UnknownAPIPathView
+from mastermobile.observability.metrics_access import metrics_view
 from mastermobile.system import HealthView, PingView
 
 handler500 = "mastermobile.api.errors.handler500"
@@ -17,7 +17,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", HealthView.as_view(), name="health"),
-    path("metrics", prometheus_exports.ExportToDjangoView, name="metrics"),
+    # GET/HEAD from METRICS_ALLOWED_IPS (loopback by default) or with METRICS_TOKEN; 403 otherwise.
+    path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

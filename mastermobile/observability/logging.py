@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from mastermobile.observability.context import idempotency_key_var, request_id_var, user_role_var
 
@@ -33,6 +35,9 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 _ALWAYS_SECRET_KEYS = frozenset({"authorization", "password", "token", "secret", "api_key", "access_token"})
+# Query parameters whose values never reach a log, whatever they look like (access log, URLs in messages).
+SECRET_QUERY_PARAMETERS = _ALWAYS_SECRET_KEYS | {"auth", "key", "refresh_token", "jwt", "signature", "sig"}
+_SECRET_PARAMETER_ENDINGS = ("token", "secret", "password", "_key", "apikey")
 
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 # International or local phone numbers: an optional +, then 10–15 digits that
@@ -61,6 +66,12 @@ def _mask_phone_match(match: re.Match[str]) -> str:
     return mask_phone(raw)
 
 
+def is_secret_parameter(name: str) -> bool:
+    """``access_token``, ``auth``, ``key``, ``x-api-key``, ``token[]``, …: a parameter that carries a credential."""
+    lowered = name.strip().rstrip("[]").lower().replace("-", "_")
+    return lowered in SECRET_QUERY_PARAMETERS or lowered.endswith(_SECRET_PARAMETER_ENDINGS)
+
+
 class Redactor:
     """Removes secrets always and personal data when masking is on."""
 
@@ -79,6 +90,31 @@ class Redactor:
             value = _EMAIL.sub(mask_email, value)
             value = _PHONE.sub(_mask_phone_match, value)
         return value
+
+    def query(self, query: str) -> str:
+        """A query string fit for a log line: credentials replaced by ``***``, other values masked as text.
+
+        Values are compared decoded, so ``%2B79161234567`` is a phone number too;
+        parameters that need no masking keep their original spelling.
+        """
+        if not query:
+            return query
+        pairs = []
+        for pair in query.split("&"):
+            name, equals, raw = pair.partition("=")
+            decoded_name = unquote_plus(name)
+            if equals and is_secret_parameter(decoded_name):
+                pairs.append(f"{self.text(name)}=***")
+                continue
+            value = unquote_plus(raw)
+            masked = self.value(value, decoded_name) if equals else self.text(value)
+            pairs.append(pair if masked == value else f"{self.text(name)}{equals}{masked}")
+        return "&".join(pairs)
+
+    def url(self, target: str) -> str:
+        """A URL or request target (``/path?query``) fit for a log line."""
+        path, question_mark, query = target.partition("?")
+        return self.text(path) + question_mark + self.query(query)
 
     def value(self, value: Any, key: str | None = None) -> Any:
         lowered = key.lower() if key else None
@@ -110,10 +146,40 @@ class RedactionFilter(logging.Filter):
             if name not in _RECORD_ATTRS and name not in _CONTEXT_FIELDS:
                 setattr(record, name, self.redactor.value(value, name))
         if record.exc_info and not record.exc_text:
-            record.exc_text = self.redactor.text(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = self.redactor.text(format_exception(record.exc_info))
         elif record.exc_text:
             record.exc_text = self.redactor.text(record.exc_text)
         return True
+
+
+def _is_database_error(error: BaseException) -> bool:
+    from django.db import Error as DjangoDatabaseError
+
+    if isinstance(error, DjangoDatabaseError):
+        return True
+    module = type(error).__module__
+    return module.split(".")[0] in ("psycopg", "psycopg2", "sqlite3")
+
+
+def format_exception(exc_info: Any) -> str:
+    """The traceback, with database errors cut to their first line.
+
+    PostgreSQL appends ``DETAIL``, ``CONTEXT`` and ``unnamed portal parameter
+    $n = '…'`` lines to its messages: the values of the failed statement, i.e.
+    the request's data (phones, e-mails) verbatim.  The first line names the
+    error; the statement's values stay out of the log.
+    """
+    _type, error, _tb = exc_info
+    text = "".join(traceback.format_exception(*exc_info))
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        message = str(error)
+        if _is_database_error(error) and "\n" in message.strip():
+            first_line = message.strip().splitlines()[0]
+            text = text.replace(message, f"{first_line} [details of the statement withheld from the log]")
+        error = error.__cause__ or error.__context__
+    return text.rstrip("\n")
 
 
 class RequestContextFilter(logging.Filter):

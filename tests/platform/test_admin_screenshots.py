@@ -293,6 +293,33 @@ def make_tasks() -> None:
     async_task("math.floor", 1.5, task_name="demo.queued")
 
 
+def make_logins() -> None:
+    """A login locked after wrong passwords, one still counting, and a successful login, as django-axes records them."""
+    from axes.models import AccessAttempt, AccessLog
+
+    browser = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    )
+    for username, address, failures in [("operator", "203.0.113.17", 7), ("root", "198.51.100.4", 2)]:
+        AccessAttempt.objects.create(
+            username=username,
+            ip_address=address,
+            user_agent=browser,
+            http_accept="text/html",
+            path_info="/admin/login/",
+            get_data="next=/admin/",
+            post_data="username=********************",
+            failures_since_start=failures,
+        )
+    AccessLog.objects.create(
+        username="root",
+        ip_address="198.51.100.4",
+        user_agent=browser,
+        http_accept="text/html",
+        path_info="/admin/login/",
+    )
+
+
 def make_users() -> Any:
     superuser = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     operators = Group.objects.create(name="Операторы склада")
@@ -312,6 +339,7 @@ def demo(settings, tmp_path, client_for) -> Demo:
     make_call_exports(demo, settings, tmp_path)
     make_integration_logs()
     make_tasks()
+    make_logins()
     assert set(Return.objects.values_list("status", flat=True)) == set(Return.Status.values)
     assert set(CallExport.objects.values_list("status", flat=True)) == set(CallExportStatus.values)
     assert set(CallRecord.objects.values_list("status", flat=True)) == set(CallRecordStatus.values)

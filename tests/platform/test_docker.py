@@ -63,3 +63,15 @@ def test_the_container_listens_on_every_interface():
     assert compose["services"]["app"]["environment"]["APP_HOST"] == "0.0.0.0"
     assert '"--bind", "0.0.0.0:8000"' in command
     assert "--bind 0.0.0.0:8000" in compose["services"]["app"]["command"][-1]
+
+
+def test_only_the_compose_worker_opens_its_metrics_exporter_to_the_network():
+    import yaml
+
+    compose = yaml.safe_load((DOCKER_DIR / "compose.yml").read_text())
+    worker, app = compose["services"]["worker"]["environment"], compose["services"]["app"]["environment"]
+
+    assert worker["WORKER_METRICS_HOST"] == "0.0.0.0"
+    assert "WORKER_METRICS_HOST" not in app
+    assert worker["Q_BROKER"] == app["Q_BROKER"] == "redis"
+    assert worker["APP_HOST"] == "0.0.0.0"

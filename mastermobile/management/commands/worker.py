@@ -1,4 +1,8 @@
-"""The django-q2 cluster plus its Prometheus exporter on WORKER_METRICS_HOST:WORKER_METRICS_PORT."""
+"""The django-q2 cluster plus its Prometheus exporter on WORKER_METRICS_HOST:WORKER_METRICS_PORT.
+
+The exporter answers like the web app's /metrics: GET or HEAD, from
+METRICS_ALLOWED_IPS or with the METRICS_TOKEN bearer token.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from prometheus_client import start_http_server
 
 from mastermobile.management.ports import ListenAddress
+from mastermobile.observability.metrics_access import MetricsAccess, start_metrics_server
 from mastermobile.observability.multiprocess import fresh_directory
 from mastermobile.observability.worker_metrics import worker_registry
 from mastermobile.q import QUEUE_NAME
@@ -34,8 +38,11 @@ class Command(BaseCommand):
                 os.execv(sys.executable, [sys.executable, *sys.argv])
             config = settings.APP_CONFIG
             try:
-                start_http_server(
-                    config.worker_metrics_port, addr=config.worker_metrics_host, registry=worker_registry(QUEUE_NAME)
+                start_metrics_server(
+                    host=config.worker_metrics_host,
+                    port=config.worker_metrics_port,
+                    registry=worker_registry(QUEUE_NAME),
+                    access=MetricsAccess.from_config(config),
                 )
             except OSError as error:
                 raise CommandError(ListenAddress.worker_metrics(config).failure_message(error)) from None
