@@ -1,0 +1,1 @@
+"""Speech-to-text through OpenAI Whisper or a compatible server."""
