@@ -545,7 +545,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     print(f"Fake OpenAI at {fake.base_url}", flush=True)
     for name, value in variables.items():
         print(f"  {name}={value}", flush=True)
-    print("  STT also needs STT_MAX_FILE_MINUTES > 0 (e.g. 60); CHATGPT_PROXY_URL stays empty.", flush=True)
+    print("  STT also needs STT_MAX_FILE_MINUTES > 0, e.g. 60.", flush=True)
     if args.env_file:
         write_env(args.env_file, variables)
         print(f"Wrote them to {args.env_file}; restart `make run` so the web app and the worker read them.", flush=True)
