@@ -101,13 +101,13 @@ class TranscriptionClient:
         self.response_format = response_format_for(model)
         self._api_key = api_key
         timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-        self.http_client = openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=timeout)
+        # The SDK closes this HTTP client with itself (close()).
         self._sdk = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
             max_retries=0,
-            http_client=self.http_client,
+            http_client=openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=timeout),
         )
 
     def close(self) -> None:
