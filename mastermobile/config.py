@@ -9,6 +9,7 @@ without reloading Django.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -81,6 +82,8 @@ class AppConfig:
     stt_request_timeout_s: float
     stt_error_hint_413: str
     stt_error_hint_422: str
+    stt_silence_threshold_dbfs: float
+    stt_operator_channel: int
     transcribe_concurrency: int
     whisper_rate_per_min_usd: Decimal
     usd_rub_rate: Decimal
@@ -329,13 +332,15 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         chatgpt_proxy_url=read.http_url("CHATGPT_PROXY_URL", "", required=False),
         stt_openai_model=read.str("STT_OPENAI_MODEL", "whisper-1") or "whisper-1",
         stt_default_engine=read.choice("STT_DEFAULT_ENGINE", "openai-whisper", STT_ENGINES),
-        stt_default_language=read.str("STT_DEFAULT_LANGUAGE"),
+        stt_default_language=_language_hint(read.str("STT_DEFAULT_LANGUAGE")),
         stt_max_file_minutes=read.int("STT_MAX_FILE_MINUTES", 0, minimum=0),
         stt_max_file_size_mb=read.int("STT_MAX_FILE_SIZE_MB", 25, minimum=1),
         stt_chunk_minutes=read.int("STT_CHUNK_MINUTES", 10, minimum=1),
         stt_request_timeout_s=read.float("STT_REQUEST_TIMEOUT_S", 300.0, minimum=1),
         stt_error_hint_413=read.str("STT_ERROR_HINT_413", "file exceeds the allowed limits"),
         stt_error_hint_422=read.str("STT_ERROR_HINT_422", "format not recognised, try WAV/MP3/M4A"),
+        stt_silence_threshold_dbfs=read.float("STT_SILENCE_THRESHOLD_DBFS", -45.0, minimum=-96, maximum=0),
+        stt_operator_channel=read.int("STT_OPERATOR_CHANNEL", 0, minimum=0, maximum=1),
         transcribe_concurrency=read.int("TRANSCRIBE_CONCURRENCY", 10, minimum=1, maximum=100),
         whisper_rate_per_min_usd=read.decimal("WHISPER_RATE_PER_MIN_USD", "0.006"),
         usd_rub_rate=read.decimal("USD_RUB_RATE", "100"),
@@ -440,6 +445,14 @@ def _metrics_token(value: str) -> str:
             f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters when set (empty disables it)"
         )
     return value
+
+
+def _language_hint(value: str) -> str:
+    """STT-05: empty (the model detects the language) or an ISO 639-1 code, as the provider expects."""
+    code = value.lower()
+    if code and not re.fullmatch(r"[a-z]{2}", code):
+        raise ConfigError(f"STT_DEFAULT_LANGUAGE={value!r} is not an ISO 639-1 code; accepted: empty, or e.g. ru, en")
+    return code
 
 
 def _throttle_rate(value: str) -> str:

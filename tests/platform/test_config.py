@@ -29,6 +29,9 @@ def test_it_applies_the_documented_defaults():
     assert config.b24_backoff_seconds == 5.0
     assert config.whisper_rate_per_min_usd == Decimal("0.006")
     assert config.stt_max_file_minutes == 0
+    assert config.stt_default_language == ""
+    assert config.stt_silence_threshold_dbfs == -45.0
+    assert config.stt_operator_channel == 0
     assert config.storage_backend == "local"
     assert config.jwt_issuer == "mastermobile"
     assert config.cors_origins == ("http://localhost:3000",)
@@ -64,6 +67,18 @@ def test_it_reads_overrides():
     assert config.max_page_size == 50
     assert config.uses_redis_broker
     assert config.redis_host == "127.0.0.1"
+
+
+def test_stt_settings_are_read_and_the_language_hint_is_lower_cased():
+    config = load_config(
+        {"STT_DEFAULT_LANGUAGE": "RU", "STT_SILENCE_THRESHOLD_DBFS": "-52.5", "STT_OPERATOR_CHANNEL": "1"}
+    )
+
+    assert (config.stt_default_language, config.stt_silence_threshold_dbfs, config.stt_operator_channel) == (
+        "ru",
+        -52.5,
+        1,
+    )
 
 
 def test_empty_list_variables_fall_back_to_their_defaults():
@@ -104,6 +119,11 @@ def test_db_variables_build_a_postgres_dsn_when_db_host_is_set():
         ({"B24_BASE_URL": "ftp://portal.example"}, "B24_BASE_URL"),
         ({"B24_BASE_URL": "portal.example"}, "B24_BASE_URL"),
         ({"STT_MAX_FILE_MINUTES": "-5"}, "STT_MAX_FILE_MINUTES"),
+        ({"STT_DEFAULT_LANGUAGE": "russian"}, "STT_DEFAULT_LANGUAGE"),
+        ({"STT_DEFAULT_LANGUAGE": "ru-RU"}, "STT_DEFAULT_LANGUAGE"),
+        ({"STT_SILENCE_THRESHOLD_DBFS": "5"}, "STT_SILENCE_THRESHOLD_DBFS"),
+        ({"STT_SILENCE_THRESHOLD_DBFS": "quiet"}, "STT_SILENCE_THRESHOLD_DBFS"),
+        ({"STT_OPERATOR_CHANNEL": "2"}, "STT_OPERATOR_CHANNEL"),
         ({"MAX_PAGE_SIZE": "0"}, "MAX_PAGE_SIZE"),
         ({"PII_MASKING_ENABLED": "maybe"}, "PII_MASKING_ENABLED"),
         ({"WHISPER_RATE_PER_MIN_USD": "cheap"}, "WHISPER_RATE_PER_MIN_USD"),

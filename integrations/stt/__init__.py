@@ -1,0 +1,68 @@
+"""Speech-to-text through OpenAI Whisper or a compatible server: ``transcribe_recording`` is the entry point.
+
+Build the client with :func:`client_from_config` (it refuses while STT is
+disabled) and the limits with :func:`recording_settings_from_config`.
+"""
+
+from integrations.stt.audio import AudioChunk, AudioInfo, has_distinct_channels, probe, split_for_upload
+from integrations.stt.client import ChunkTranscriber, ChunkTranscript, TranscribedSegment, TranscriptionClient
+from integrations.stt.cost import billable_minutes, transcription_cost
+from integrations.stt.errors import (
+    AudioConversionFailed,
+    DurationLimitExceeded,
+    FileTooLarge,
+    ProviderHTTPError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnreachable,
+    TranscriptionDisabled,
+    TranscriptionError,
+    UnexpectedAnswer,
+    UnsupportedFormat,
+)
+from integrations.stt.factory import client_from_config, recording_settings_from_config
+from integrations.stt.languages import iso_639_1
+from integrations.stt.recording import (
+    CLIENT_LABEL,
+    OPERATOR_LABEL,
+    RecordingSettings,
+    RecordingTranscript,
+    Segment,
+    language_hint,
+    transcribe_recording,
+)
+
+__all__ = [
+    "CLIENT_LABEL",
+    "OPERATOR_LABEL",
+    "AudioChunk",
+    "AudioConversionFailed",
+    "AudioInfo",
+    "ChunkTranscriber",
+    "ChunkTranscript",
+    "DurationLimitExceeded",
+    "FileTooLarge",
+    "ProviderHTTPError",
+    "ProviderRateLimited",
+    "ProviderTimeout",
+    "ProviderUnreachable",
+    "RecordingSettings",
+    "RecordingTranscript",
+    "Segment",
+    "TranscribedSegment",
+    "TranscriptionClient",
+    "TranscriptionDisabled",
+    "TranscriptionError",
+    "UnexpectedAnswer",
+    "UnsupportedFormat",
+    "billable_minutes",
+    "client_from_config",
+    "has_distinct_channels",
+    "iso_639_1",
+    "language_hint",
+    "probe",
+    "recording_settings_from_config",
+    "split_for_upload",
+    "transcribe_recording",
+    "transcription_cost",
+]

@@ -1,0 +1,49 @@
+"""Building the STT client and the recording settings from explicit settings; the only place that knows :class:`AppConfig`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from integrations.stt.client import MAX_UPLOAD_BYTES, TranscriptionClient
+from integrations.stt.errors import TranscriptionDisabled
+from integrations.stt.recording import RecordingSettings
+
+if TYPE_CHECKING:
+    from mastermobile.config import AppConfig
+
+MEGABYTE = 1024 * 1024
+
+
+def client_from_config(config: AppConfig, **overrides: Any) -> TranscriptionClient:
+    """The client for ``config``; raises :class:`TranscriptionDisabled` when STT is off (STT-01).
+
+    Refusing here, before the SDK exists, means nothing can leave the process
+    while STT is disabled.  ``overrides`` are passed to the constructor.
+    """
+    if not config.stt_enabled:
+        reason = "OPENAI_API_KEY is empty" if not config.openai_api_key else "STT_MAX_FILE_MINUTES is 0"
+        raise TranscriptionDisabled(f"speech-to-text is disabled: {reason}")
+    options: dict[str, Any] = {
+        "api_key": config.openai_api_key,
+        "base_url": config.openai_base_url,
+        "model": config.stt_openai_model,
+        "timeout_s": config.stt_request_timeout_s,
+        "proxy_url": config.chatgpt_proxy_url,
+        "hint_413": config.stt_error_hint_413,
+        "hint_422": config.stt_error_hint_422,
+    }
+    options.update(overrides)
+    return TranscriptionClient(**options)
+
+
+def recording_settings_from_config(config: AppConfig) -> RecordingSettings:
+    return RecordingSettings(
+        max_recording_seconds=config.stt_max_file_minutes * 60,
+        max_chunk_seconds=config.stt_chunk_minutes * 60,
+        # OpenAI's own limit caps the setting.
+        max_chunk_bytes=min(config.stt_max_file_size_mb * MEGABYTE, MAX_UPLOAD_BYTES),
+        silence_threshold_dbfs=config.stt_silence_threshold_dbfs,
+        operator_channel=config.stt_operator_channel,
+        rate_per_minute_usd=config.whisper_rate_per_min_usd,
+        duration_hint=config.stt_error_hint_413,
+    )
