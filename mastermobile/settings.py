@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"subject": APP_CONFIG.api_throttle_rate},
     "EXCEPTION_HANDLER": "mastermobile.api.errors.problem_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "mastermobile.api.errors.ProblemJSONContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mastermobile.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
