@@ -145,6 +145,9 @@ def _caches() -> dict:
 
 
 CACHES = _caches()
+# Where the API's per-subject throttle counts, shared by every process: the Redis cache
+# when the deployment has one, otherwise a TokenBucket row (mastermobile.api.throttling).
+API_THROTTLE_STORE = "redis" if APP_CONFIG.uses_redis_broker else "database"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
