@@ -145,9 +145,6 @@ def _caches() -> dict:
 
 
 CACHES = _caches()
-# Where the API's per-subject throttle counts, shared by every process: the Redis cache
-# when the deployment has one, otherwise a TokenBucket row (mastermobile.api.throttling).
-API_THROTTLE_STORE = "redis" if APP_CONFIG.uses_redis_broker else "database"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -236,6 +233,9 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 MAX_PAGE_SIZE = APP_CONFIG.max_page_size
+# Where the API's per-subject throttle counts, shared by every process: the Redis cache
+# when the deployment has one, otherwise a TokenBucket row (mastermobile.api.throttling).
+API_THROTTLE_STORE = "redis" if APP_CONFIG.uses_redis_broker else "database"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MasterMobile API",
