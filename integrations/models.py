@@ -127,16 +127,15 @@ class TokenBucket(models.Model):
             return True
         if bucket.filter(updated__lt=refilled_at).update(tokens=capacity - 1, updated=refilled_at):
             return True
-        if take():  # another process filled it up meanwhile
-            return True
-        if bucket.exists():
-            return False
-        try:
-            with transaction.atomic():
-                TokenBucket.objects.create(value=value, tokens=capacity - 1, updated=refilled_at)
-        except IntegrityError:  # another process created it meanwhile
-            return take()
-        return True
+        if not bucket.exists():
+            try:
+                with transaction.atomic():
+                    TokenBucket.objects.create(value=value, tokens=capacity - 1, updated=refilled_at)
+                return True
+            except IntegrityError:
+                pass
+        # Empty, or another process created or filled it up since the first try.
+        return take()
 
 
 class RateLimitState(models.Model):

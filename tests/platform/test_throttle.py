@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from integrations.models import TokenBucket
 from mastermobile.api.throttling import counter_name
@@ -29,6 +31,26 @@ def test_a_bucket_authorizes_its_capacity_once_per_window():
 
     assert first_window == [True, True, True, False, False]
     assert next_window is True
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempt", range(5))
+def test_concurrent_first_requests_share_one_fill_of_the_bucket(attempt):
+    threads = 30
+    start = threading.Barrier(threads)
+
+    def authorize(_: int) -> bool:
+        start.wait(timeout=30)
+        try:
+            return TokenBucket.authorize(f"api:race-{attempt}", capacity=20, refilled_at=WINDOW_START)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        answers = list(pool.map(authorize, range(threads)))
+
+    assert answers.count(True) == 20
 
 
 def test_a_long_or_unprintable_key_is_stored_under_its_hash():
