@@ -3,8 +3,8 @@
 The app runs as in production (gunicorn, two workers, DEBUG off) on a
 throw-away SQLite file with the demo data of ``seed_demo``.  schemathesis
 reads ``/api/schema/`` and runs its coverage, fuzzing and stateful phases over
-every operation with every check, sending real JWTs from ``issue_token`` and
-taking turns between the three roles.  Failures are reported one line each
+every operation with every check (but ``use_after_free``, see :func:`fuzz_config`),
+sending real JWTs from ``issue_token`` and taking turns between the three roles.  Failures are reported one line each
 (operation, check, status, cause, how to reproduce); the cause of a 5xx comes
 from the server's own log line for the request id.
 
@@ -219,7 +219,6 @@ def fuzz(server: AppServer) -> Run:
             case.headers["Authorization"] = f"Bearer {data[next(roles)]}"
 
     run = Run()
-    causes: dict[str, str] | None = None
     started = time.monotonic()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
@@ -230,10 +229,7 @@ def fuzz(server: AppServer) -> Run:
                 for check in checks:
                     if check.failure_info is None:
                         continue
-                    if causes is None:
-                        causes = server.causes()
-                    run.findings.add(finding(event.recorder, case_id, check.failure_info, causes))
-                    causes = None  # the server may log more lines for the next failure
+                    run.findings.add(finding(event.recorder, case_id, check.failure_info, server))
         elif isinstance(event, events.NonFatalError):
             run.errors.append(f"{event.label}: {event.info.format()}")
         elif isinstance(event, events.FatalError):
@@ -242,14 +238,14 @@ def fuzz(server: AppServer) -> Run:
     return run
 
 
-def finding(recorder: Any, case_id: str, info: Any, causes: dict[str, str]) -> Finding:
+def finding(recorder: Any, case_id: str, info: Any, server: AppServer) -> Finding:
     failure = info.failure
     interaction = recorder.interactions.get(case_id)
     response = interaction.response if interaction is not None else None
     status = response.status_code if response is not None else None
     cause = failure.message.strip().splitlines()[0] if failure.message.strip() else failure.title
     if status is not None and status >= 500:
-        cause = causes.get(_request_id(response), "no exception logged for this request id")
+        cause = server.causes().get(_request_id(response), "no exception logged for this request id")
     operation = recorder.cases[case_id].value.operation.label
     reproduce = info.code_sample.splitlines()[-1] if info.code_sample else ""
     return Finding(operation, f"{failure.code} {failure.title}", status, cause, reproduce[:600])
