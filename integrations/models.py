@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import models, transaction
+from datetime import datetime
+
+from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,14 +66,15 @@ class IntegrationLog(models.Model):
 
 
 class TokenBucket(models.Model):
-    """A leaky bucket shared by every process, because it lives in the database.
+    """A token bucket shared by every process, because it lives in the database.
 
     The shape follows healthchecks.io's ``TokenBucket``: one row per key and
-    one static method.  Unlike healthchecks (which refuses when the bucket is
-    empty) :meth:`reserve` always hands out a slot and returns how long the
-    caller must wait for it; the row lock makes concurrent reservations from
-    several worker processes queue up one interval apart, so the aggregate
-    rate never exceeds ``rate``.
+    a static method per policy.  :meth:`reserve` (outbound calls to Bitrix24)
+    always hands out a slot and returns how long the caller must wait for it;
+    the row lock makes concurrent reservations from several worker processes
+    queue up one interval apart, so the aggregate rate never exceeds ``rate``.
+    :meth:`authorize` (the API's per-caller limit) refuses when the bucket is
+    empty, as healthchecks does.
     """
 
     value = models.CharField(_("key"), max_length=200, unique=True)
@@ -102,6 +106,36 @@ class TokenBucket(models.Model):
             tokens = min(float(burst), bucket.tokens + elapsed * rate) - 1.0
             TokenBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated=now)
         return 0.0 if tokens >= 0 else -tokens / rate
+
+    @staticmethod
+    def authorize(value: str, *, capacity: int, refilled_at: datetime) -> bool:
+        """Take one token from bucket ``value``; False when it is empty (healthchecks.io's ``authorize``).
+
+        The bucket holds ``capacity`` tokens and is filled up again at
+        ``refilled_at``, the start of the caller's current window, so at most
+        ``capacity`` calls are authorized per window.  Every step is a single
+        ``UPDATE`` whose ``WHERE`` clause checks the row it changes (no
+        transaction, no lock held): concurrent processes never take more than
+        ``capacity`` tokens from one fill, and the common case costs one statement.
+        """
+        bucket = TokenBucket.objects.filter(value=value)
+
+        def take() -> bool:
+            return bool(bucket.filter(updated=refilled_at, tokens__gte=1).update(tokens=F("tokens") - 1))
+
+        if take():
+            return True
+        if bucket.filter(updated__lt=refilled_at).update(tokens=capacity - 1, updated=refilled_at):
+            return True
+        if not bucket.exists():
+            try:
+                with transaction.atomic():
+                    TokenBucket.objects.create(value=value, tokens=capacity - 1, updated=refilled_at)
+                return True
+            except IntegrityError:
+                pass
+        # Empty, or another process created or filled it up since the first try.
+        return take()
 
 
 class RateLimitState(models.Model):

@@ -250,12 +250,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"subject": APP_CONFIG.api_throttle_rate},
     "EXCEPTION_HANDLER": "mastermobile.api.errors.problem_exception_handler",
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "mastermobile.api.errors.ProblemJSONContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mastermobile.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 MAX_PAGE_SIZE = APP_CONFIG.max_page_size
+# Where the API's per-subject throttle counts, shared by every process: the Redis cache
+# when the deployment has one, otherwise a TokenBucket row (mastermobile.api.throttling).
+API_THROTTLE_STORE = "redis" if APP_CONFIG.uses_redis_broker else "database"
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MasterMobile API",

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 import mastermobile
 from mastermobile.api.errors import ProblemError
+from mastermobile.api.schema import problem_responses
 
 logger = logging.getLogger(__name__)
 STARTED_AT = time.monotonic()
@@ -65,6 +66,17 @@ def check_stt() -> str:
     return "ok" if config.stt_enabled else "disabled"
 
 
+HEALTH = inline_serializer(
+    "Health",
+    {
+        "status": serializers.CharField(),
+        "version": serializers.CharField(),
+        "uptime_seconds": serializers.IntegerField(),
+        "checks": serializers.DictField(child=serializers.CharField(), required=False),
+    },
+)
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
@@ -73,17 +85,18 @@ class HealthView(APIView):
     @extend_schema(
         operation_id="health",
         summary="Liveness and database check",
-        parameters=[OpenApiParameter("deep", bool, description="Also check broker, storage and STT configuration.")],
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.CharField(),
-                    "version": serializers.CharField(),
-                    "uptime_seconds": serializers.IntegerField(),
-                    "checks": serializers.DictField(child=serializers.CharField(), required=False),
-                },
+        parameters=[
+            OpenApiParameter(
+                "deep",
+                str,
+                description="`1`, `true` or `yes`: also check broker, storage and STT configuration; "
+                "any other value is the plain check.",
             )
+        ],
+        responses={
+            200: HEALTH,
+            (503, "application/json"): OpenApiResponse(HEALTH, description="A deep check found an error."),
+            **problem_responses(503, d503="The database is not answering."),
         },
         tags=["system"],
     )
@@ -121,7 +134,8 @@ class PingView(APIView):
                     "timestamp": serializers.DateTimeField(),
                     "service": serializers.CharField(),
                 },
-            )
+            ),
+            **problem_responses(503, d503="The service cannot reach its database."),
         },
         tags=["system"],
     )

@@ -45,13 +45,13 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mastermobile.api.errors import ProblemError
+from mastermobile.api.schema import WHITESPACE_CLASS
 from mastermobile.models import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_TTL, IdempotencyRecord
 from mastermobile.observability.context import idempotency_key_var
 
@@ -67,7 +67,13 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     KEY_HEADER,
-    OpenApiTypes.STR,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        # What parse_key accepts: no control character and not only whitespace.
+        "pattern": rf"^[^\u0000-\u001f\u007f]*[^\u0000-\u001f\u007f{WHITESPACE_CLASS}][^\u0000-\u001f\u007f]*$",
+    },
     OpenApiParameter.HEADER,
     required=True,
     description=(

@@ -31,6 +31,8 @@ from returns.selectors import LINE_COLUMNS, RETURN_COLUMNS
 class StrictSerializer(serializers.Serializer):
     """Refuses fields it does not declare (422 naming each unknown field)."""
 
+    refuses_unknown_fields = True  # documented as additionalProperties: false (mastermobile.api.schema)
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = [name for name in data if name not in self.fields]

@@ -23,7 +23,7 @@ from mastermobile.api.errors import BadQueryParameter, ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
-from mastermobile.api.schema import problem_responses
+from mastermobile.api.schema import NO_NUL_PATTERN, problem_responses
 from mastermobile.observability.context import current_request_id
 from returns import selectors, services
 from returns.api.serializers import ReturnInputSerializer, ReturnSerializer, return_body
@@ -57,7 +57,8 @@ REPLAYED_RESPONSE_HEADER = OpenApiParameter(
 LIST_PARAMETERS = [
     OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values),
     OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
-    OpenApiParameter("courier_id", OpenApiTypes.STR),
+    # Django's form field behind the filter refuses NUL (400) and more than 64 characters.
+    OpenApiParameter("courier_id", {"type": "string", "maxLength": 64, "pattern": NO_NUL_PATTERN}),
     OpenApiParameter("created_from", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
     OpenApiParameter("created_to", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
     OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
@@ -146,6 +147,7 @@ def _validated(request: Request) -> dict[str, Any]:
 
 class ReturnListView(ReturnsAPIView):
     allowed_roles = {"GET": LIST_ROLES, "POST": CREATE_ROLES}
+    pagination_class = PagePagination  # documents page and page_size (mastermobile.api.schema)
 
     @extend_schema(
         operation_id="returns_list",
@@ -157,7 +159,7 @@ class ReturnListView(ReturnsAPIView):
     )
     def get(self, request: Request) -> Response:
         rows = selectors.return_rows(filters=request.query_params)
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         lines = selectors.return_line_rows(return_ids=[row["return_id"] for row in page])
         items = [return_body(row, lines.get(row["return_id"], ())) for row in page]

@@ -40,10 +40,20 @@ VALID_BODY: dict[str, Any] = {
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
-    """The per-subject rate limit lives in the local-memory cache; every test starts from zero."""
+    """Every test starts from zero: the rate limit's Redis counters outlive a test (its database rows do not)."""
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def throttle_queries(settings) -> int:
+    """Statements the per-subject throttle adds to a request of a caller it has seen in this window.
+
+    One ``UPDATE`` of the caller's TokenBucket row on the database store, none
+    when it counts in Redis (``Q_BROKER=redis``); see mastermobile.api.throttling.
+    """
+    return 1 if settings.API_THROTTLE_STORE == "database" else 0
 
 
 @pytest.fixture
