@@ -10,7 +10,7 @@ without reloading Django.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -27,6 +27,11 @@ LANGUAGE_CODES = ("ru", "en")
 PLACEHOLDER_SECRET = "changeme"
 # HS256 keys shorter than the hash output (32 bytes) are weak (RFC 7518 §3.2).
 MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
+# What repr() shows instead of a secret.
+REDACTED = "***"
+# Field metadata: the value is a secret (never rendered), or a URL whose password is.
+SECRET = {"secret": "value"}
+SECRET_IN_URL = {"secret": "url-password"}
 
 
 class ConfigError(ImproperlyConfigured):
@@ -36,28 +41,36 @@ class ConfigError(ImproperlyConfigured):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AppConfig:
+    """Every setting of the service, parsed and validated by :func:`load_config`.
+
+    Fields marked :data:`SECRET` (and the password inside :data:`SECRET_IN_URL`
+    fields) are shown as ``***`` by ``repr()``/``str()``, so the configuration
+    can appear on Django's debug page, in a traceback or a log line without
+    giving away a credential.
+    """
+
     app_env: str
     app_host: str
     app_port: int
     debug: bool
-    secret_key: str
+    secret_key: str = field(metadata=SECRET)
     allowed_hosts: tuple[str, ...]
     csrf_trusted_origins: tuple[str, ...]
     log_level: str
     log_format: str
     language_code: str
 
-    database_url: str | None
+    database_url: str | None = field(metadata=SECRET_IN_URL)
     redis_host: str
     redis_port: int
     q_broker: str
     q_workers: int
 
-    b24_base_url: str
+    b24_base_url: str = field(metadata=SECRET_IN_URL)
     b24_webhook_user_id: str
-    b24_webhook_token: str
+    b24_webhook_token: str = field(metadata=SECRET)
     b24_rate_limit_rps: float
     b24_backoff_seconds: float
     b24_max_attempts: int
@@ -65,9 +78,9 @@ class AppConfig:
     export_low_rate_mode: bool
     request_timeout_s: float
 
-    openai_api_key: str
-    openai_base_url: str
-    chatgpt_proxy_url: str
+    openai_api_key: str = field(metadata=SECRET)
+    openai_base_url: str = field(metadata=SECRET_IN_URL)
+    chatgpt_proxy_url: str = field(metadata=SECRET_IN_URL)
     stt_openai_model: str
     stt_default_engine: str
     stt_default_language: str
@@ -88,11 +101,11 @@ class AppConfig:
 
     storage_backend: str
     local_storage_dir: str
-    s3_endpoint_url: str
+    s3_endpoint_url: str = field(metadata=SECRET_IN_URL)
     s3_region: str
     s3_bucket: str
-    s3_access_key_id: str
-    s3_secret_access_key: str
+    s3_access_key_id: str = field(metadata=SECRET)
+    s3_secret_access_key: str = field(metadata=SECRET)
     raw_recording_retention_days: int
     transcript_retention_days: int
     summary_retention_days: int
@@ -104,12 +117,18 @@ class AppConfig:
     enable_tracing: bool
     pii_masking_enabled: bool
 
-    jwt_secret: str
+    jwt_secret: str = field(metadata=SECRET)
     jwt_issuer: str
     cors_origins: tuple[str, ...]
     max_page_size: int
     api_throttle_rate: str
     max_json_body_bytes: int
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
+        return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__
 
     @property
     def stt_enabled(self) -> bool:
@@ -123,13 +142,7 @@ class AppConfig:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in logs or error bodies (PLAT-52)."""
-        candidates = (
-            self.jwt_secret,
-            self.b24_webhook_token,
-            self.openai_api_key,
-            self.s3_secret_access_key,
-            self.secret_key,
-        )
+        candidates = (getattr(self, f.name) for f in fields(self) if f.metadata.get("secret") == "value")
         # Very short values ("1", "x") would mask ordinary words in logs.
         return tuple(s for s in candidates if s and len(s) >= 6)
 
@@ -235,8 +248,16 @@ def _check_range(name: str, raw: str, number: float, minimum: float | None, maxi
 def _redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
-        return url.replace(parts.password, "***")
+        return url.replace(parts.password, REDACTED)
     return url
+
+
+def _shown(config_field, value):
+    """What ``repr(AppConfig)`` shows for one field."""
+    kind = config_field.metadata.get("secret")
+    if not value or kind is None:
+        return value
+    return REDACTED if kind == "value" else _redact_url(value)
 
 
 _DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")

@@ -30,6 +30,9 @@ except ConfigError as error:
 
 SECRET_KEY = APP_CONFIG.secret_key
 DEBUG = APP_CONFIG.debug
+# Debug pages and error reports hide our secrets too (mastermobile.debug).
+DEFAULT_EXCEPTION_REPORTER = "mastermobile.debug.SecretSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mastermobile.debug.SecretSafeExceptionReporterFilter"
 ALLOWED_HOSTS = list(APP_CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(APP_CONFIG.csrf_trusted_origins)
 
