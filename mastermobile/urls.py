@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django_prometheus import exports as prometheus_exports
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from mastermobile.api.schema import RedocView, SwaggerView
 from mastermobile.api.views import UnknownAPIPathView
 from mastermobile.system import HealthView, PingView
 
@@ -19,8 +20,8 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("metrics", prometheus_exports.ExportToDjangoView, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include(api_v1)),
     # Last: any other /api/ path is a 404 problem, also with DEBUG=True (not the technical 404 page).

@@ -1,9 +1,14 @@
-"""OpenAPI pieces every API app shares: the problem+json schema and its responses."""
+"""OpenAPI pieces every API app shares: the problem+json schema, its responses, the docs pages."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from mastermobile.api.errors import PROBLEM_CONTENT_TYPE
 
@@ -49,3 +54,23 @@ def problem_responses(*codes: int, **descriptions: str) -> dict[tuple[int, str],
         )
         for code in codes
     }
+
+
+class _BodylessOptions:
+    """OPTIONS on an HTML page answers with ``Allow`` and no body.
+
+    DRF answers OPTIONS with its metadata, rendered by the view's renderer;
+    for a template page that meant Swagger UI's template without its context
+    (500 ``TemplateDoesNotExist``) or ReDoc's whole page.
+    """
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponse(status=200)  # DRF adds Allow (and Vary) in finalize_response
+
+
+class SwaggerView(_BodylessOptions, SpectacularSwaggerView):
+    """``/api/docs/``: Swagger UI."""
+
+
+class RedocView(_BodylessOptions, SpectacularRedocView):
+    """``/api/redoc/``: ReDoc."""
