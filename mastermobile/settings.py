@@ -223,7 +223,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mastermobile.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mastermobile.api.pagination.PagePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_THROTTLE_CLASSES": ["mastermobile.api.throttling.SubjectRateThrottle"],
