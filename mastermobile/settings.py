@@ -233,7 +233,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # No DATETIME_FORMAT: API date-times go out through mastermobile.api.datetimes.format_rfc3339
+    # (UTC, Z, four-digit year); DRF's own field would render TIME_ZONE with a strftime "%Y".
 }
 MAX_PAGE_SIZE = APP_CONFIG.max_page_size
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from calls.models import CallExport
+from mastermobile.api.serializers import RFC3339DateTimeField
 
 
 class CallExportStartSerializer(serializers.Serializer):
@@ -18,6 +19,10 @@ class CallExportStartSerializer(serializers.Serializer):
 
 
 class CallExportSerializer(serializers.ModelSerializer):
+    period_from = RFC3339DateTimeField(read_only=True)
+    period_to = RFC3339DateTimeField(read_only=True)
+    started_at = RFC3339DateTimeField(read_only=True)
+    finished_at = RFC3339DateTimeField(read_only=True)
     progress_percent = serializers.FloatField(read_only=True)
     actor = serializers.SerializerMethodField()
 

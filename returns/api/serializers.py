@@ -8,13 +8,12 @@ numbers posing as integers are refused, so that integration typos surface as
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
+from mastermobile.api.datetimes import format_rfc3339
 from returns.models import (
     COMMENT_MAX_LENGTH,
     IMEI_PATTERN,
@@ -99,10 +98,6 @@ class ReturnInputSerializer(StrictSerializer):
         ref_name = "ReturnCreate"
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
-
-
 def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``Return`` body (RET-15) of one header row and its line rows.
 
@@ -119,8 +114,8 @@ def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> d
         "order_id_1c": row["order_id_1c"],
         "manager_id": row["manager_id"],
         "comment": row["comment"],
-        "created_at": _rfc3339(row["created_at"]),
-        "updated_at": _rfc3339(row["updated_at"]),
+        "created_at": format_rfc3339(row["created_at"]),
+        "updated_at": format_rfc3339(row["updated_at"]),
         "items": [{name: line[name] for name in LINE_COLUMNS} for line in lines],
     }
 

@@ -58,8 +58,16 @@ LIST_PARAMETERS = [
     OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values),
     OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
     OpenApiParameter("courier_id", OpenApiTypes.STR),
-    OpenApiParameter("created_from", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
-    OpenApiParameter("created_to", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
+    OpenApiParameter(
+        "created_from",
+        OpenApiTypes.DATETIME,
+        description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
+    ),
+    OpenApiParameter(
+        "created_to",
+        OpenApiTypes.DATETIME,
+        description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
+    ),
     OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
 ]
 RETURN_PAGE = inline_serializer(

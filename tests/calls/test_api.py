@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import UTC
 from unittest import mock
 
 import pytest
@@ -139,3 +141,24 @@ def test_an_unknown_run_is_a_404_problem(client_for):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
+
+
+def start(client, body):
+    return client.post("/api/v1/call-exports", body, format="json", **new_key())
+
+
+RFC_3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def test_a_run_renders_its_datetimes_in_utc_with_four_digit_years(client_for, b24_config):
+    response = start(
+        client_for("admin"), {"period_from": "2026-09-01T03:00:00+03:00", "period_to": "2026-09-30T12:00:00Z"}
+    )
+
+    body = response.json()
+    run = CallExport.objects.get()
+    assert body["period_from"] == "2026-09-01T00:00:00.000000Z"
+    assert body["period_to"] == "2026-09-30T12:00:00.000000Z"
+    assert RFC_3339_UTC.fullmatch(body["started_at"])
+    assert body["started_at"] == run.started_at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    assert body["finished_at"] is None
