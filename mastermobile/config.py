@@ -97,6 +97,7 @@ class AppConfig:
     call_summary_enabled: bool
     call_export_cron: str
     call_export_default_days: int
+    call_export_max_period_days: int
     call_export_timezone: str
 
     storage_backend: str
@@ -309,6 +310,15 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
     redis_host = read.str("REDIS_HOST", "redis")
     q_broker = read.choice("Q_BROKER", "orm", Q_BROKERS)
 
+    call_export_default_days = read.int("CALL_EXPORT_DEFAULT_DAYS", 60, minimum=1, maximum=3650)
+    call_export_max_period_days = read.int("CALL_EXPORT_MAX_PERIOD_DAYS", 366, minimum=1, maximum=3660)
+    if call_export_default_days >= call_export_max_period_days:
+        # The default period (CALL-17) runs over CALL_EXPORT_DEFAULT_DAYS + 1 whole days.
+        raise ConfigError(
+            f"CALL_EXPORT_DEFAULT_DAYS={call_export_default_days} must be less than "
+            f"CALL_EXPORT_MAX_PERIOD_DAYS={call_export_max_period_days}, or the default period is refused"
+        )
+
     debug_default = app_env == "local"
     config = AppConfig(
         app_env=app_env,
@@ -354,7 +364,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),
         call_summary_enabled=read.bool("CALL_SUMMARY_ENABLED", False),
         call_export_cron=_cron(read.str("CALL_EXPORT_CRON", "0 2 * * *") or "0 2 * * *"),
-        call_export_default_days=read.int("CALL_EXPORT_DEFAULT_DAYS", 60, minimum=1, maximum=3650),
+        call_export_default_days=call_export_default_days,
+        call_export_max_period_days=call_export_max_period_days,
         call_export_timezone=_timezone(read.str("CALL_EXPORT_TIMEZONE", "Europe/Moscow") or "Europe/Moscow"),
         storage_backend=storage_backend,
         local_storage_dir=read.str("LOCAL_STORAGE_DIR"),

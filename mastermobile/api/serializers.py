@@ -1,4 +1,4 @@
-"""Serializer pieces every API app shares: RFC 3339 date-times."""
+"""Serializer pieces every API app shares: strict input and RFC 3339 date-times."""
 
 from __future__ import annotations
 
@@ -8,6 +8,17 @@ from typing import Any
 from rest_framework import serializers
 
 from mastermobile.api.datetimes import EXAMPLE, format_rfc3339, parse_rfc3339
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not declare (422 naming each unknown field)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [name for name in data if name not in self.fields]
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
 
 
 class RFC3339DateTimeField(serializers.DateTimeField):

@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from mastermobile.api.datetimes import format_rfc3339
+from mastermobile.api.serializers import StrictSerializer
 from returns.models import (
     COMMENT_MAX_LENGTH,
     IMEI_PATTERN,
@@ -25,17 +26,6 @@ from returns.models import (
     ReturnLine,
 )
 from returns.selectors import LINE_COLUMNS, RETURN_COLUMNS
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not declare (422 naming each unknown field)."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = [name for name in data if name not in self.fields]
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
