@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -120,6 +121,9 @@ class AppConfig:
 
     jwt_secret: str = field(metadata=SECRET)
     jwt_issuer: str
+    jwt_max_lifetime_days_courier: int
+    jwt_max_lifetime_days_1c: int
+    jwt_max_lifetime_days_admin: int
     cors_origins: tuple[str, ...]
     max_page_size: int
     api_throttle_rate: str
@@ -130,6 +134,15 @@ class AppConfig:
         return f"{type(self).__name__}({shown})"
 
     __str__ = __repr__
+
+    def jwt_max_lifetime(self, role: str) -> timedelta:
+        """The longest a token of ``role`` (``courier``, ``1c``, ``admin``) may live, ``exp - iat``."""
+        days = {
+            "courier": self.jwt_max_lifetime_days_courier,
+            "1c": self.jwt_max_lifetime_days_1c,
+            "admin": self.jwt_max_lifetime_days_admin,
+        }[role]
+        return timedelta(days=days)
 
     @property
     def stt_enabled(self) -> bool:
@@ -385,6 +398,9 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         pii_masking_enabled=read.bool("PII_MASKING_ENABLED", False),
         jwt_secret=jwt_secret,
         jwt_issuer=read.str("JWT_ISSUER", "mastermobile") or "mastermobile",
+        jwt_max_lifetime_days_courier=read.int("JWT_MAX_LIFETIME_DAYS_COURIER", 7, minimum=1, maximum=3650),
+        jwt_max_lifetime_days_1c=read.int("JWT_MAX_LIFETIME_DAYS_1C", 365, minimum=1, maximum=3650),
+        jwt_max_lifetime_days_admin=read.int("JWT_MAX_LIFETIME_DAYS_ADMIN", 1, minimum=1, maximum=3650),
         cors_origins=read.list("CORS_ORIGINS", "http://localhost:3000"),
         max_page_size=read.int("MAX_PAGE_SIZE", 100, minimum=1, maximum=1000),
         api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),
