@@ -25,6 +25,8 @@ def _period_field(help_text: str) -> RFC3339DateTimeField:
 
 
 class CallExportStartSerializer(StrictSerializer):
+    """``CallExportStart``: the body of ``POST /api/v1/call-exports``; every field is optional."""
+
     period_from = _period_field(
         "RFC 3339 with a UTC offset, years 2000–2100. Default: today − CALL_EXPORT_DEFAULT_DAYS, 00:00 local time."
     )
