@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from ipaddress import ip_network
 from urllib.parse import urlsplit
@@ -32,6 +33,11 @@ MIN_PRODUCTION_JWT_SECRET_LENGTH = 32
 MIN_METRICS_TOKEN_LENGTH = 16
 # METRICS_ALLOWED_IPS: this machine only, unless the operator lists networks (or "none").
 DEFAULT_METRICS_ALLOWED_IPS = "127.0.0.1,::1"
+# What repr() shows instead of a secret.
+REDACTED = "***"
+# Field metadata: the value is a secret (never rendered), or a URL whose password is.
+SECRET = {"secret": "value"}
+SECRET_IN_URL = {"secret": "url-password"}
 
 
 class ConfigError(ImproperlyConfigured):
@@ -41,28 +47,36 @@ class ConfigError(ImproperlyConfigured):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AppConfig:
+    """Every setting of the service, parsed and validated by :func:`load_config`.
+
+    Fields marked :data:`SECRET` (and the password inside :data:`SECRET_IN_URL`
+    fields) are shown as ``***`` by ``repr()``/``str()``, so the configuration
+    can appear on Django's debug page, in a traceback or a log line without
+    giving away a credential.
+    """
+
     app_env: str
     app_host: str
     app_port: int
     debug: bool
-    secret_key: str
+    secret_key: str = field(metadata=SECRET)
     allowed_hosts: tuple[str, ...]
     csrf_trusted_origins: tuple[str, ...]
     log_level: str
     log_format: str
     language_code: str
 
-    database_url: str | None
+    database_url: str | None = field(metadata=SECRET_IN_URL)
     redis_host: str
     redis_port: int
     q_broker: str
     q_workers: int
 
-    b24_base_url: str
+    b24_base_url: str = field(metadata=SECRET_IN_URL)
     b24_webhook_user_id: str
-    b24_webhook_token: str
+    b24_webhook_token: str = field(metadata=SECRET)
     b24_rate_limit_rps: float
     b24_backoff_seconds: float
     b24_max_attempts: int
@@ -70,9 +84,9 @@ class AppConfig:
     export_low_rate_mode: bool
     request_timeout_s: float
 
-    openai_api_key: str
-    openai_base_url: str
-    chatgpt_proxy_url: str
+    openai_api_key: str = field(metadata=SECRET)
+    openai_base_url: str = field(metadata=SECRET_IN_URL)
+    chatgpt_proxy_url: str = field(metadata=SECRET_IN_URL)
     stt_openai_model: str
     stt_default_engine: str
     stt_default_language: str
@@ -91,15 +105,16 @@ class AppConfig:
     call_summary_enabled: bool
     call_export_cron: str
     call_export_default_days: int
+    call_export_max_period_days: int
     call_export_timezone: str
 
     storage_backend: str
     local_storage_dir: str
-    s3_endpoint_url: str
+    s3_endpoint_url: str = field(metadata=SECRET_IN_URL)
     s3_region: str
     s3_bucket: str
-    s3_access_key_id: str
-    s3_secret_access_key: str
+    s3_access_key_id: str = field(metadata=SECRET)
+    s3_secret_access_key: str = field(metadata=SECRET)
     raw_recording_retention_days: int
     transcript_retention_days: int
     summary_retention_days: int
@@ -109,18 +124,36 @@ class AppConfig:
     worker_metrics_host: str
     worker_metrics_port: int
     metrics_allowed_ips: tuple[str, ...]
-    metrics_token: str
+    metrics_token: str = field(metadata=SECRET)
     enable_tracing: bool
     pii_masking_enabled: bool
 
-    jwt_secret: str
+    jwt_secret: str = field(metadata=SECRET)
     jwt_issuer: str
+    jwt_max_lifetime_days_courier: int
+    jwt_max_lifetime_days_1c: int
+    jwt_max_lifetime_days_admin: int
     cors_origins: tuple[str, ...]
     max_page_size: int
     api_throttle_rate: str
     max_json_body_bytes: int
     login_failure_limit: int
     login_lockout_minutes: int
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={_shown(f, getattr(self, f.name))!r}" for f in fields(self))
+        return f"{type(self).__name__}({shown})"
+
+    __str__ = __repr__
+
+    def jwt_max_lifetime(self, role: str) -> timedelta:
+        """The longest a token of ``role`` (``courier``, ``1c``, ``admin``) may live, ``exp - iat``."""
+        days = {
+            "courier": self.jwt_max_lifetime_days_courier,
+            "1c": self.jwt_max_lifetime_days_1c,
+            "admin": self.jwt_max_lifetime_days_admin,
+        }[role]
+        return timedelta(days=days)
 
     @property
     def stt_enabled(self) -> bool:
@@ -134,14 +167,7 @@ class AppConfig:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in logs or error bodies (PLAT-52)."""
-        candidates = (
-            self.jwt_secret,
-            self.b24_webhook_token,
-            self.openai_api_key,
-            self.s3_secret_access_key,
-            self.secret_key,
-            self.metrics_token,
-        )
+        candidates = (getattr(self, f.name) for f in fields(self) if f.metadata.get("secret") == "value")
         # Very short values ("1", "x") would mask ordinary words in logs.
         return tuple(s for s in candidates if s and len(s) >= 6)
 
@@ -247,8 +273,16 @@ def _check_range(name: str, raw: str, number: float, minimum: float | None, maxi
 def _redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.password:
-        return url.replace(parts.password, "***")
+        return url.replace(parts.password, REDACTED)
     return url
+
+
+def _shown(config_field, value):
+    """What ``repr(AppConfig)`` shows for one field."""
+    kind = config_field.metadata.get("secret")
+    if not value or kind is None:
+        return value
+    return REDACTED if kind == "value" else _redact_url(value)
 
 
 _DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
@@ -300,6 +334,15 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
     redis_host = read.str("REDIS_HOST", "redis")
     q_broker = read.choice("Q_BROKER", "orm", Q_BROKERS)
 
+    call_export_default_days = read.int("CALL_EXPORT_DEFAULT_DAYS", 60, minimum=1, maximum=3650)
+    call_export_max_period_days = read.int("CALL_EXPORT_MAX_PERIOD_DAYS", 366, minimum=1, maximum=3660)
+    if call_export_default_days >= call_export_max_period_days:
+        # The default period (CALL-17) runs over CALL_EXPORT_DEFAULT_DAYS + 1 whole days.
+        raise ConfigError(
+            f"CALL_EXPORT_DEFAULT_DAYS={call_export_default_days} must be less than "
+            f"CALL_EXPORT_MAX_PERIOD_DAYS={call_export_max_period_days}, or the default period is refused"
+        )
+
     debug_default = app_env == "local"
     config = AppConfig(
         app_env=app_env,
@@ -347,7 +390,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),
         call_summary_enabled=read.bool("CALL_SUMMARY_ENABLED", False),
         call_export_cron=_cron(read.str("CALL_EXPORT_CRON", "0 2 * * *") or "0 2 * * *"),
-        call_export_default_days=read.int("CALL_EXPORT_DEFAULT_DAYS", 60, minimum=1, maximum=3650),
+        call_export_default_days=call_export_default_days,
+        call_export_max_period_days=call_export_max_period_days,
         call_export_timezone=_timezone(read.str("CALL_EXPORT_TIMEZONE", "Europe/Moscow") or "Europe/Moscow"),
         storage_backend=storage_backend,
         local_storage_dir=read.str("LOCAL_STORAGE_DIR"),
@@ -370,6 +414,9 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         pii_masking_enabled=read.bool("PII_MASKING_ENABLED", False),
         jwt_secret=jwt_secret,
         jwt_issuer=read.str("JWT_ISSUER", "mastermobile") or "mastermobile",
+        jwt_max_lifetime_days_courier=read.int("JWT_MAX_LIFETIME_DAYS_COURIER", 7, minimum=1, maximum=3650),
+        jwt_max_lifetime_days_1c=read.int("JWT_MAX_LIFETIME_DAYS_1C", 365, minimum=1, maximum=3650),
+        jwt_max_lifetime_days_admin=read.int("JWT_MAX_LIFETIME_DAYS_ADMIN", 1, minimum=1, maximum=3650),
         cors_origins=read.list("CORS_ORIGINS", "http://localhost:3000"),
         max_page_size=read.int("MAX_PAGE_SIZE", 100, minimum=1, maximum=1000),
         api_throttle_rate=_throttle_rate(read.str("API_THROTTLE_RATE", "600/min") or "600/min"),

@@ -31,6 +31,9 @@ except ConfigError as error:
 
 SECRET_KEY = APP_CONFIG.secret_key
 DEBUG = APP_CONFIG.debug
+# Debug pages and error reports hide our secrets too (mastermobile.debug).
+DEFAULT_EXCEPTION_REPORTER = "mastermobile.debug.SecretSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "mastermobile.debug.SecretSafeExceptionReporterFilter"
 ALLOWED_HOSTS = list(APP_CONFIG.allowed_hosts)
 CSRF_TRUSTED_ORIGINS = list(APP_CONFIG.csrf_trusted_origins)
 
@@ -243,7 +246,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mastermobile.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mastermobile.api.pagination.PagePagination",
     "PAGE_SIZE": 20,
     "DEFAULT_THROTTLE_CLASSES": ["mastermobile.api.throttling.SubjectRateThrottle"],
@@ -253,7 +256,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "mastermobile.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # No DATETIME_FORMAT: API date-times go out through mastermobile.api.datetimes.format_rfc3339
+    # (UTC, Z, four-digit year); DRF's own field would render TIME_ZONE with a strftime "%Y".
 }
 MAX_PAGE_SIZE = APP_CONFIG.max_page_size
 # Where the API's per-subject throttle counts, shared by every process: the Redis cache

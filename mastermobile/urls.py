@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from mastermobile.api.docs_views import RedocView, SwaggerView
 from mastermobile.api.views import UnknownAPIPathView
 from mastermobile.observability.metrics_access import metrics_view
 from mastermobile.system import HealthView, PingView
@@ -20,8 +21,8 @@ urlpatterns = [
     # GET/HEAD from METRICS_ALLOWED_IPS (loopback by default) or with METRICS_TOKEN; 403 otherwise.
     path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("rest_framework.urls")),
     path("api/v1/", include(api_v1)),
     # Last: any other /api/ path is a 404 problem, also with DEBUG=True (not the technical 404 page).

@@ -11,8 +11,10 @@ import csv
 from collections.abc import Callable
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
@@ -102,6 +104,16 @@ def _cancelled(count: int) -> str:
     return ngettext("Cancelled %(count)d return.", "Cancelled %(count)d returns.", count) % {"count": count}
 
 
+def _require_valid_history_ids(model, object_id: str, version_id: str | None = None) -> None:
+    """404 for a history URL whose ids cannot exist (django-simple-history would fail on ``abc`` with a 500)."""
+    try:
+        model._meta.pk.to_python(unquote(object_id))
+        if version_id is not None:
+            model.history.model._meta.pk.to_python(version_id)
+    except DjangoValidationError:
+        raise Http404 from None
+
+
 @admin.register(Return)
 class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
     add_refused_message = _(
@@ -133,6 +145,14 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
     ]
     readonly_fields = fieldset_fields(fieldsets)
     history_list_display = ["status"]
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        _require_valid_history_ids(Return, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
+        _require_valid_history_ids(Return, object_id, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Return]:
         courier_name = Courier.objects.filter(courier_id=OuterRef("courier_id")).values("display_name")[:1]

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from returns.exceptions import InvalidFilter, ReturnNotFound
 from returns.filters import ReturnFilter
-from returns.models import Return, ReturnLine
+from returns.models import Courier, Return, ReturnLine
 
 RETURN_COLUMNS = (
     "return_id",
@@ -96,3 +96,8 @@ def return_get(*, return_id: uuid.UUID | str, courier_id: str | None = None) -> 
 
 def courier_recent_returns(*, courier_id: str, limit: int = 20) -> QuerySet[Return]:
     return Return.objects.filter(courier_id=courier_id).order_by("-created_at")[:limit]
+
+
+def courier_is_active(*, courier_id: str) -> bool:
+    """Whether a Courier with this id exists and is active (a courier token's subject must be one)."""
+    return Courier.objects.filter(courier_id=courier_id, is_active=True).exists()

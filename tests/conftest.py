@@ -13,6 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from mastermobile.api.authentication import issue_token
+from returns.models import Courier
 from tests.browser import CHROMIUM
 
 
@@ -62,9 +63,14 @@ def api_client() -> APIClient:
 
 @pytest.fixture
 def client_for(make_token: Callable[..., str]) -> Callable[..., APIClient]:
-    """``client_for("courier", "courier-001")`` — an APIClient sending that role's bearer token."""
+    """``client_for("courier", "courier-001")`` — an APIClient sending that role's bearer token.
+
+    A courier's subject must be an active Courier (PLAT-40 as issue 8 tightened it); it is created.
+    """
 
     def build(role: str = "admin", subject: str = "test-client") -> APIClient:
+        if role == "courier":
+            Courier.objects.get_or_create(courier_id=subject, defaults={"display_name": subject})
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(role, subject)}")
         return client

@@ -1,23 +1,62 @@
+"""Translate between JSON and the call export services (EXP-06).
+
+The start body is strict: unknown fields are refused, periods lie within
+:data:`EARLIEST`…:data:`LATEST` and span at most ``CALL_EXPORT_MAX_PERIOD_DAYS``.
+"""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from rest_framework import serializers
 
+from calls import services
 from calls.models import CallExport
+from mastermobile.api.serializers import RFC3339DateTimeField, StrictSerializer
+
+# Calls the portal can have: nothing before 2000, nothing after 2100 (UTC).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
-class CallExportStartSerializer(serializers.Serializer):
-    period_from = serializers.DateTimeField(required=False, help_text="Default: today − CALL_EXPORT_DEFAULT_DAYS.")
-    period_to = serializers.DateTimeField(required=False, help_text="Inclusive; default: today 23:59:59 UTC.")
+def _period_field(help_text: str) -> RFC3339DateTimeField:
+    return RFC3339DateTimeField(required=False, earliest=EARLIEST, latest=LATEST, help_text=help_text)
+
+
+class CallExportStartSerializer(StrictSerializer):
+    """``CallExportStart``: the body of ``POST /api/v1/call-exports``; every field is optional."""
+
+    period_from = _period_field(
+        "RFC 3339 with a UTC offset, years 2000–2100. Default: today − CALL_EXPORT_DEFAULT_DAYS, 00:00 local time."
+    )
+    period_to = _period_field(
+        "Inclusive; RFC 3339 with a UTC offset, years 2000–2100. Default: today 23:59:59 local time. "
+        "The period spans at most CALL_EXPORT_MAX_PERIOD_DAYS days (366 by default)."
+    )
     dry_run = serializers.BooleanField(default=False)
     generate_summary = serializers.BooleanField(required=False)
 
     def validate(self, data: dict) -> dict:
-        if data.get("period_from") and data.get("period_to") and data["period_to"] < data["period_from"]:
-            raise serializers.ValidationError({"period_to": "must not be before period_from"})
+        """The period, defaults filled in (CALL-17), in order and no longer than the maximum."""
+        default_from, default_to = services.default_period()
+        data.setdefault("period_from", default_from)
+        data.setdefault("period_to", default_to)
+        if data["period_to"] < data["period_from"]:
+            raise serializers.ValidationError({"period_to": "Must not be before period_from."})
+        longest = settings.APP_CONFIG.call_export_max_period_days
+        if data["period_to"] - data["period_from"] > timedelta(days=longest):
+            raise serializers.ValidationError(
+                {"period_to": f"The period may span at most {longest} days (CALL_EXPORT_MAX_PERIOD_DAYS)."}
+            )
         return data
 
 
 class CallExportSerializer(serializers.ModelSerializer):
+    period_from = RFC3339DateTimeField(read_only=True)
+    period_to = RFC3339DateTimeField(read_only=True)
+    started_at = RFC3339DateTimeField(read_only=True)
+    finished_at = RFC3339DateTimeField(read_only=True)
     progress_percent = serializers.FloatField(read_only=True)
     actor = serializers.SerializerMethodField()
 

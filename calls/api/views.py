@@ -50,14 +50,13 @@ class CallExportListView(APIView):
         serializer = CallExportStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        default_from, default_to = services.default_period()
         options = {"trigger": "api", "dry_run": data["dry_run"], "requested_by": request.user.actor_id}
         if "generate_summary" in data:
             options["generate_summary"] = data["generate_summary"]
         try:
             run, created = services.call_export_start(
-                period_from=data.get("period_from") or default_from,
-                period_to=data.get("period_to") or default_to,
+                period_from=data["period_from"],
+                period_to=data["period_to"],
                 actor=_actor(request),
                 options=options,
             )

@@ -1,7 +1,20 @@
-"""Bearer JWTs for integrations, Django sessions for staff (PLAT-40, PLAT-41)."""
+"""Bearer JWTs for integrations, Django sessions for staff (PLAT-40, PLAT-41).
+
+A token is accepted when its signature, issuer and expiry check out and:
+
+- ``role`` is one of :data:`ROLES`;
+- ``sub`` is 1–:data:`MAX_SUBJECT_LENGTH` characters of printable text, not blank;
+- it lives no longer than its role's maximum (``JWT_MAX_LIFETIME_DAYS_*``):
+  ``exp - iat``, or ``exp - now`` for a token without ``iat``;
+- for ``courier``, ``sub`` is an active :class:`returns.models.Courier`.
+
+Everything else is 401 with the reason.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +30,9 @@ from mastermobile.observability.context import user_role_var
 ROLES = ("1c", "courier", "admin")
 ALGORITHM = "HS256"
 LEEWAY_SECONDS = 30
+# Subjects end up in audit columns ("jwt:<sub>" in 255 characters) and log lines.
+MAX_SUBJECT_LENGTH = 128
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -42,18 +58,30 @@ class Principal:
         return self.subject
 
 
+def check_subject(subject: Any) -> None:
+    """Raise ``ValueError`` unless ``subject`` is 1–128 printable characters, not all blank."""
+    if not isinstance(subject, str) or not subject.strip():
+        raise ValueError("the subject must not be blank")
+    if len(subject) > MAX_SUBJECT_LENGTH or _UNPRINTABLE.search(subject):
+        raise ValueError(f"the subject must be at most {MAX_SUBJECT_LENGTH} printable characters")
+
+
 def issue_token(*, subject: str, role: str, lifetime: timedelta, secret: str, issuer: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if not subject:
-        raise ValueError("subject must not be empty")
+    check_subject(subject)
     now = datetime.now(UTC)
     claims = {"iss": issuer, "sub": subject, "role": role, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, *, secret: str, issuer: str) -> dict:
-    """Validate signature, issuer, expiry and role; raise jwt.InvalidTokenError otherwise."""
+def decode_token(
+    token: str, *, secret: str, issuer: str, max_lifetime: Callable[[str], timedelta] | None = None
+) -> dict:
+    """Validate signature, issuer, expiry, role, subject and (given ``max_lifetime(role)``) lifetime.
+
+    Raises ``jwt.InvalidTokenError`` (or a subclass) with the reason otherwise.
+    """
     claims = jwt.decode(
         token,
         secret,
@@ -62,9 +90,26 @@ def decode_token(token: str, *, secret: str, issuer: str) -> dict:
         leeway=LEEWAY_SECONDS,
         options={"require": ["exp", "iss", "sub"]},
     )
-    if claims.get("role") not in ROLES:
+    role = claims.get("role")
+    if role not in ROLES:
         raise jwt.InvalidTokenError(f"role claim must be one of {', '.join(ROLES)}")
+    try:
+        check_subject(claims["sub"])
+    except ValueError as error:
+        raise jwt.InvalidTokenError(f"sub claim: {error}") from None
+    if max_lifetime is not None:
+        longest = max_lifetime(role)
+        # PyJWT has checked both convert to int; integers keep huge values exact.
+        issued = int(claims["iat"]) if "iat" in claims else int(datetime.now(UTC).timestamp())
+        if int(claims["exp"]) - issued > int(longest.total_seconds()) + LEEWAY_SECONDS:
+            raise jwt.InvalidTokenError(f"tokens of role {role} may live at most {lifetime_text(longest)}")
     return claims
+
+
+def lifetime_text(lifetime: timedelta) -> str:
+    """``1 day``, ``7 days``, ``15 minutes``."""
+    count, unit = (lifetime.days, "day") if lifetime >= timedelta(days=1) else (lifetime.seconds // 60, "minute")
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 class JWTAuthentication(authentication.BaseAuthentication):
@@ -79,7 +124,12 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
         config = settings.APP_CONFIG
         try:
-            claims = decode_token(token.strip(), secret=config.jwt_secret, issuer=config.jwt_issuer)
+            claims = decode_token(
+                token.strip(),
+                secret=config.jwt_secret,
+                issuer=config.jwt_issuer,
+                max_lifetime=config.jwt_max_lifetime,
+            )
         except jwt.ExpiredSignatureError:
             raise exceptions.AuthenticationFailed("The token has expired.") from None
         except jwt.InvalidIssuerError:
@@ -88,12 +138,20 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token signature is invalid.") from None
         except jwt.InvalidTokenError as error:
             raise exceptions.AuthenticationFailed(f"The token is invalid: {error}.") from None
-        principal = Principal(subject=str(claims["sub"]), role=claims["role"], via="jwt")
+        principal = Principal(subject=claims["sub"], role=claims["role"], via="jwt")
+        if principal.role == "courier" and not _is_active_courier(principal.subject):
+            raise exceptions.AuthenticationFailed("The token's subject is not an active courier.")
         user_role_var.set(principal.role)
         return principal, claims
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+def _is_active_courier(courier_id: str) -> bool:
+    from returns.selectors import courier_is_active  # the returns app owns couriers
+
+    return courier_is_active(courier_id=courier_id)
 
 
 class StaffSessionAuthentication(authentication.SessionAuthentication):

@@ -52,7 +52,7 @@ class ProblemSerializer(serializers.Serializer):
 
 PROBLEM_DESCRIPTIONS = {
     400: "Malformed JSON, bad query parameter or bad/missing Idempotency-Key.",
-    401: "Missing, invalid or expired token.",
+    401: "Missing, invalid or expired token; a token living longer than its role allows; a courier who is not active.",
     403: "The caller's role may not perform this operation.",
     404: "No such resource (or not visible to this caller).",
     406: "The Accept header names no type this API produces (application/json, application/problem+json).",

@@ -8,13 +8,13 @@ numbers posing as integers are refused, so that integration typos surface as
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
+from mastermobile.api.datetimes import format_rfc3339
+from mastermobile.api.serializers import StrictSerializer
 from returns.models import (
     COMMENT_MAX_LENGTH,
     IMEI_PATTERN,
@@ -26,19 +26,6 @@ from returns.models import (
     ReturnLine,
 )
 from returns.selectors import LINE_COLUMNS, RETURN_COLUMNS
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not declare (422 naming each unknown field)."""
-
-    refuses_unknown_fields = True  # documented as additionalProperties: false (mastermobile.api.schema)
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = [name for name in data if name not in self.fields]
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -101,10 +88,6 @@ class ReturnInputSerializer(StrictSerializer):
         ref_name = "ReturnCreate"
 
 
-def _rfc3339(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(api_settings.DATETIME_FORMAT)
-
-
 def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``Return`` body (RET-15) of one header row and its line rows.
 
@@ -121,8 +104,8 @@ def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> d
         "order_id_1c": row["order_id_1c"],
         "manager_id": row["manager_id"],
         "comment": row["comment"],
-        "created_at": _rfc3339(row["created_at"]),
-        "updated_at": _rfc3339(row["updated_at"]),
+        "created_at": format_rfc3339(row["created_at"]),
+        "updated_at": format_rfc3339(row["updated_at"]),
         "items": [{name: line[name] for name in LINE_COLUMNS} for line in lines],
     }
 

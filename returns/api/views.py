@@ -59,8 +59,16 @@ LIST_PARAMETERS = [
     OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
     # Django's form field behind the filter refuses NUL (400) and more than 64 characters.
     OpenApiParameter("courier_id", {"type": "string", "maxLength": 64, "pattern": NO_NUL_PATTERN}),
-    OpenApiParameter("created_from", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
-    OpenApiParameter("created_to", OpenApiTypes.DATETIME, description="Inclusive; ISO-8601 with offset."),
+    OpenApiParameter(
+        "created_from",
+        OpenApiTypes.DATETIME,
+        description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
+    ),
+    OpenApiParameter(
+        "created_to",
+        OpenApiTypes.DATETIME,
+        description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
+    ),
     OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
 ]
 RETURN_PAGE = inline_serializer(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
+from datetime import UTC
 from unittest import mock
 
 import pytest
@@ -139,3 +142,93 @@ def test_an_unknown_run_is_a_404_problem(client_for):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
+
+
+def start(client, body):
+    return client.post("/api/v1/call-exports", body, format="json", **new_key())
+
+
+def test_an_unknown_field_is_a_422_naming_it(client_for, b24_config):
+    response = start(client_for("admin"), {"dry_run": True, "junk": 1})
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["junk"]
+    assert CallExport.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        {"period_from": "0070-01-01T00:00:00Z", "period_to": "2026-01-01T00:00:00Z"},
+        {"period_from": "1999-12-31T23:59:59Z", "period_to": "2000-01-02T00:00:00Z"},
+        {"period_from": "2100-12-31T00:00:00Z", "period_to": "2101-01-01T00:00:00Z"},
+        {"period_from": "2100-12-31T00:00:00Z", "period_to": "2100-12-31T23:30:00-05:00"},
+        {"period_from": "8042-01-01T00:00:00Z", "period_to": "8042-01-02T00:00:00Z"},
+    ],
+)
+def test_a_period_outside_the_years_2000_to_2100_is_a_422(client_for, b24_config, period):
+    response = start(client_for("admin"), period)
+
+    assert response.status_code == 422
+    assert "2000-01-01T00:00:00.000000Z" in response.json()["errors"][0]["message"]
+    assert CallExport.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-09-01T00:00:00", "2026-09-01", "1964-07-16T12:21:46-18:10", "yesterday", 1788220800, None],
+)
+def test_a_period_start_that_is_not_an_rfc_3339_instant_is_a_422(client_for, b24_config, value):
+    response = start(client_for("admin"), {"period_from": value, "period_to": "2026-10-31T23:59:59Z"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "period_from"
+
+
+def test_the_first_and_last_instants_of_the_range_are_accepted(client_for, b24_config, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, call_export_max_period_days=3660)
+    client = client_for("admin")
+
+    first = start(client, {"period_from": "2000-01-01T00:00:00Z", "period_to": "2000-01-31T00:00:00Z"})
+    last = start(client, {"period_from": "2100-12-01T00:00:00Z", "period_to": "2100-12-31T23:59:59.999999Z"})
+
+    assert (first.status_code, last.status_code) == (202, 202)
+
+
+def test_a_period_longer_than_the_maximum_is_a_422_naming_the_setting(client_for, b24_config):
+    response = start(client_for("admin"), {"period_from": "2025-01-01T00:00:00Z", "period_to": "2026-01-02T00:00:01Z"})
+
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert error["field"] == "period_to"
+    assert "366 days" in error["message"] and "CALL_EXPORT_MAX_PERIOD_DAYS" in error["message"]
+
+
+def test_a_period_of_exactly_the_maximum_is_accepted(client_for, b24_config):
+    response = start(client_for("admin"), {"period_from": "2024-01-01T00:00:00Z", "period_to": "2025-01-01T00:00:00Z"})
+
+    assert response.status_code == 202
+
+
+def test_a_start_alone_longer_than_the_maximum_before_today_is_a_422(client_for, b24_config):
+    response = start(client_for("admin"), {"period_from": "2000-01-01T00:00:00Z"})
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "period_to"
+
+
+RFC_3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def test_a_run_renders_its_datetimes_in_utc_with_four_digit_years(client_for, b24_config):
+    response = start(
+        client_for("admin"), {"period_from": "2026-09-01T03:00:00+03:00", "period_to": "2026-09-30T12:00:00Z"}
+    )
+
+    body = response.json()
+    run = CallExport.objects.get()
+    assert body["period_from"] == "2026-09-01T00:00:00.000000Z"
+    assert body["period_to"] == "2026-09-30T12:00:00.000000Z"
+    assert RFC_3339_UTC.fullmatch(body["started_at"])
+    assert body["started_at"] == run.started_at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    assert body["finished_at"] is None

@@ -40,6 +40,7 @@ def test_it_applies_the_documented_defaults():
     assert config.pii_masking_enabled is False
     assert config.call_export_cron == "0 2 * * *"
     assert config.call_export_default_days == 60
+    assert config.call_export_max_period_days == 366
     assert config.raw_recording_retention_days == 90
     assert config.transcript_retention_days == 180
     assert config.summary_retention_days == 180
@@ -205,6 +206,14 @@ def test_debug_and_placeholder_secrets_are_fine_outside_production():
 )
 def test_stt_is_enabled_only_with_a_key_and_a_positive_limit(environment, enabled):
     assert load_config(environment).stt_enabled is enabled
+
+
+def test_a_default_export_window_longer_than_the_maximum_period_is_refused_naming_both():
+    with pytest.raises(ConfigError) as error:
+        load_config({"CALL_EXPORT_DEFAULT_DAYS": "400"})
+
+    assert "CALL_EXPORT_DEFAULT_DAYS=400" in str(error.value)
+    assert "CALL_EXPORT_MAX_PERIOD_DAYS=366" in str(error.value)
 
 
 def test_secrets_are_collected_for_redaction():

@@ -1,5 +1,6 @@
 """Bearer JWT and staff-session authentication (PLAT-40…42)."""
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -8,6 +9,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from mastermobile.api.authentication import decode_token
+from returns.models import Courier
+from tests.processes import manage, process_env
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.platform.probe_urls")]
 
@@ -83,10 +86,94 @@ def test_an_unknown_role_is_401(api_client):
     assert response.status_code == 401
 
 
-def test_a_known_role_without_permission_is_403(api_client):
+@pytest.fixture
+def courier():
+    return Courier.objects.create(courier_id="courier-001", display_name="Ivan Petrov")
+
+
+def test_a_known_role_without_permission_is_403(api_client, courier):
     response = get_with(api_client, sign(claims(role="courier", sub="courier-001")))
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("subject", ["", "   ", "\t", "x" * 129, "courier\x00001", "bad\ud800"])
+def test_a_blank_or_unprintable_subject_is_401(api_client, subject):
+    response = get_with(api_client, sign(claims(sub=subject)))
+
+    assert response.status_code == 401
+    assert "sub" in response.json()["detail"]
+
+
+def test_a_subject_that_is_not_a_string_is_401(api_client):
+    response = get_with(api_client, sign(claims(sub=42)))
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("role", "days"), [("courier", 7), ("1c", 365), ("admin", 1)])
+def test_a_token_living_up_to_its_role_maximum_is_accepted(api_client, courier, role, days):
+    now = datetime.now(UTC)
+    token = sign(claims(role=role, sub="courier-001", iat=now, exp=now + timedelta(days=days)))
+
+    response = get_with(api_client, token)
+
+    assert response.status_code in (200, 403)  # the probe is closed to couriers, not their tokens
+
+
+@pytest.mark.parametrize(("role", "days"), [("courier", 7), ("1c", 365), ("admin", 1)])
+def test_a_token_living_longer_than_its_role_maximum_is_401(api_client, courier, role, days):
+    now = datetime.now(UTC)
+    token = sign(claims(role=role, sub="courier-001", iat=now, exp=now + timedelta(days=days, minutes=2)))
+
+    response = get_with(api_client, token)
+
+    assert response.status_code == 401
+    assert f"tokens of role {role} may live at most" in response.json()["detail"]
+
+
+def test_a_hundred_year_token_issued_long_ago_is_401(api_client):
+    issued = datetime.now(UTC) - timedelta(days=365 * 50)
+
+    response = get_with(api_client, sign(claims(iat=issued, exp=issued + timedelta(days=365 * 100))))
+
+    assert response.status_code == 401
+
+
+def test_a_token_without_iat_counts_its_lifetime_from_now(api_client):
+    soon, later = (datetime.now(UTC) + timedelta(days=days) for days in (364, 366))
+
+    accepted = get_with(api_client, sign(claims(iat=None, exp=soon)))
+    refused = get_with(api_client, sign(claims(iat=None, exp=later)))
+
+    assert (accepted.status_code, refused.status_code) == (200, 401)
+
+
+def test_the_maximum_lifetime_follows_the_setting(api_client, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, jwt_max_lifetime_days_1c=30)
+    now = datetime.now(UTC)
+
+    response = get_with(api_client, sign(claims(iat=now, exp=now + timedelta(days=31))))
+
+    assert response.status_code == 401
+    assert "30 days" in response.json()["detail"]
+
+
+def test_a_courier_token_for_an_unknown_courier_is_401(api_client):
+    response = get_with(api_client, sign(claims(role="courier", sub="courier-404")))
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert "not an active courier" in response.json()["detail"]
+
+
+def test_a_courier_token_for_an_inactive_courier_is_401(api_client, courier):
+    Courier.objects.filter(pk=courier.pk).update(is_active=False)
+
+    response = get_with(api_client, sign(claims(role="courier", sub="courier-001")))
+
+    assert response.status_code == 401
+    assert "not an active courier" in response.json()["detail"]
 
 
 def test_a_non_bearer_scheme_is_401(api_client):
@@ -131,6 +218,43 @@ def test_issue_token_defaults_to_fifteen_minutes(capsys):
 def test_issue_token_refuses_a_blank_subject():
     with pytest.raises(CommandError):
         call_command("issue_token", "--role", "1c", "--subject", "  ")
+
+
+@pytest.mark.parametrize(("role", "days"), [("courier", "8"), ("1c", "366"), ("admin", "2")])
+def test_issue_token_refuses_a_lifetime_over_the_role_maximum(role, days):
+    with pytest.raises(CommandError, match=f"JWT_MAX_LIFETIME_DAYS_{role.upper()}"):
+        call_command("issue_token", "--role", role, "--subject", "someone", "--days", days)
+
+
+def test_issue_token_refuses_over_the_maximum_with_exit_status_1():
+    result = manage("issue_token", "--role", "admin", "--subject", "ops", "--days", "30", env=process_env())
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert (
+        "tokens of role admin may live at most 1 day (JWT_MAX_LIFETIME_DAYS_ADMIN=1); asked for 30 days"
+        in result.stderr
+    )
+
+
+def test_issue_token_mints_up_to_the_maximum(capsys):
+    call_command("issue_token", "--role", "admin", "--subject", "ops", "--days", "1")
+
+    decoded = jwt.decode(capsys.readouterr().out.strip(), options={"verify_signature": False})
+    assert decoded["exp"] - decoded["iat"] == 86400
+
+
+def test_issue_token_warns_when_the_courier_does_not_exist(capsys):
+    call_command("issue_token", "--role", "courier", "--subject", "courier-404")
+
+    captured = capsys.readouterr()
+    assert captured.out.strip().count(".") == 2  # still a token
+    assert "courier-404 is not an active courier" in captured.err
+
+
+def test_issue_token_refuses_an_unprintable_subject():
+    with pytest.raises(CommandError, match="printable"):
+        call_command("issue_token", "--role", "1c", "--subject", "onec\x00prod")
 
 
 def test_issue_token_refuses_an_unknown_role():

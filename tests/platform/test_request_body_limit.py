@@ -59,7 +59,7 @@ def in_pieces(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
 
 def post_return(port: int, payload: dict, *, chunked: bool) -> tuple[int, str, dict]:
     token = issue_token(
-        subject="courier-001", role="courier", lifetime=timedelta(minutes=5), secret=JWT_SECRET, issuer="mastermobile"
+        subject="ops-admin", role="admin", lifetime=timedelta(minutes=5), secret=JWT_SECRET, issuer="mastermobile"
     )
     body = json.dumps(payload).encode()
     headers = {

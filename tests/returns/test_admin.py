@@ -88,6 +88,20 @@ def test_the_change_page_shows_lines_and_the_history_page_renders(admin_client, 
 
 
 @pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/returns/return/abc/history/",
+        "/admin/returns/return/abc/history/1/",
+        "/admin/returns/return/5b1f0a4c-6a43-4a43-9d3c-1a4b9f7e0000/history/abc/",
+    ],
+)
+def test_a_history_page_for_ids_that_cannot_exist_is_404(admin_client, path):
+    response = admin_client.get(path)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
     ("action", "start", "end"),
     [("accept", "pending", "accepted"), ("reject", "pending", "rejected"), ("cancel", "accepted", "cancelled")],
 )

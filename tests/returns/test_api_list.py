@@ -85,6 +85,36 @@ def test_a_bad_query_parameter_is_400_naming_it(onec_api, params, name):
     assert response.json()["errors"][0]["field"] == name
 
 
+@pytest.mark.parametrize("name", ["created_from", "created_to"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1964-07-16T12:21:46-18:10", "offset"),
+        ("2024-05-01T10:00:00+14:30", "offset"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),
+        ("9999-12-31T23:59:59-01:00", "out of range"),
+        ("2024-05-01T10:00:00\x00Z", "RFC 3339"),
+    ],
+)
+def test_a_date_filter_the_database_cannot_use_is_400_naming_it(onec_api, name, value, message):
+    response = onec_api.get(URL, {name: value})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == name
+    assert message in response.json()["detail"]
+
+
+def test_date_filters_at_the_offset_limits_are_used(onec_api, make_return):
+    make_return()
+
+    response = onec_api.get(
+        URL, {"created_from": "2000-01-01T00:00:00+14:00", "created_to": "2100-01-01T00:00:00-14:00"}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["total_items"] == 1
+
+
 def test_it_filters_by_status_source_and_courier(onec_api, make_return):
     wanted = make_return(source="widget", courier_id="courier-007")
     make_return(source="widget", courier_id="courier-008")

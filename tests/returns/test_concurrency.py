@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from mastermobile.models import IdempotencyRecord
-from returns.models import Return
+from returns.models import Courier, Return
 from tests.returns.conftest import URL, VALID_BODY, new_key
 
 THREADS = 50
@@ -16,6 +16,7 @@ THREADS = 50
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_posts_with_one_key_create_exactly_one_return(live_server, make_token):
+    Courier.objects.create(courier_id="courier-001", display_name="Ivan Petrov")
     headers = {"Authorization": f"Bearer {make_token('courier', 'courier-001')}", "Idempotency-Key": new_key()}
     start = threading.Barrier(THREADS)
 
@@ -47,6 +48,7 @@ def test_fifty_concurrent_posts_with_one_key_create_exactly_one_return(live_serv
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_with_distinct_keys_all_succeed(live_server, make_token):
+    Courier.objects.create(courier_id="courier-001", display_name="Ivan Petrov")
     token = make_token("courier", "courier-001")
     start = threading.Barrier(20)
 

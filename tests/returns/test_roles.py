@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from returns.models import Return
+from returns.models import Courier, Return
 from tests.returns.conftest import URL, VALID_BODY, detail_url, new_key, send
 
 pytestmark = pytest.mark.django_db
@@ -82,6 +82,19 @@ def test_an_expired_token_is_401(api_client, make_token):
 
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("active", [False, None], ids=["inactive", "unknown"])
+def test_a_courier_that_is_not_an_active_courier_cannot_create_returns(api_client, make_token, active):
+    if active is not None:
+        Courier.objects.create(courier_id="courier-001", display_name="Ivan Petrov", is_active=active)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token('courier', 'courier-001')}")
+
+    response = send(api_client, "post", URL, VALID_BODY, key=new_key())
+
+    assert response.status_code == 401
+    assert "not an active courier" in response.json()["detail"]
+    assert Return.objects.count() == 0
 
 
 def test_a_staff_session_acts_as_admin(admin_client):

@@ -45,3 +45,16 @@ def test_the_create_body_and_return_are_documented(schema):
     assert components["Return"]["properties"]["id"]["format"] == "uuid"
     created = schema["paths"]["/api/v1/returns"]["post"]["responses"]["201"]
     assert "Location" in created["headers"]
+
+
+@pytest.mark.parametrize("component", ["ReturnCreateRequest", "ReturnLineInputRequest", "CallExportStartRequest"])
+def test_a_strict_body_refuses_additional_properties_in_the_schema(schema, component):
+    assert schema["components"]["schemas"][component]["additionalProperties"] is False
+
+
+def test_call_export_periods_are_documented_as_date_times_with_their_bounds(schema):
+    properties = schema["components"]["schemas"]["CallExportStartRequest"]["properties"]
+
+    assert properties["period_from"]["format"] == "date-time"
+    assert "2000–2100" in properties["period_from"]["description"]
+    assert "CALL_EXPORT_MAX_PERIOD_DAYS" in properties["period_to"]["description"]

@@ -3,9 +3,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from jwt.warnings import InsecureKeyLengthWarning
 
-from mastermobile.api.authentication import ROLES, issue_token
+from mastermobile.api.authentication import ROLES, issue_token, lifetime_text
 
 
 class Command(BaseCommand):
@@ -25,17 +26,40 @@ class Command(BaseCommand):
             raise CommandError("--subject must not be blank")
         lifetime = timedelta(days=days) if days else timedelta(minutes=minutes or 15)
         config = settings.APP_CONFIG
+        longest = config.jwt_max_lifetime(role)
+        if lifetime > longest:
+            raise CommandError(
+                f"tokens of role {role} may live at most {lifetime_text(longest)} "
+                f"(JWT_MAX_LIFETIME_DAYS_{role.upper()}={longest.days}); asked for {lifetime_text(lifetime)}"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-            token = issue_token(
-                subject=subject.strip(),
-                role=role,
-                lifetime=lifetime,
-                secret=config.jwt_secret,
-                issuer=config.jwt_issuer,
+            try:
+                token = issue_token(
+                    subject=subject.strip(),
+                    role=role,
+                    lifetime=lifetime,
+                    secret=config.jwt_secret,
+                    issuer=config.jwt_issuer,
+                )
+            except ValueError as error:
+                raise CommandError(f"--subject: {error}") from None
+        if role == "courier" and not _is_active_courier(subject.strip()):
+            self.stderr.write(
+                f"warning: {subject.strip()} is not an active courier; the API refuses this token "
+                "until the courier exists (admin → Couriers, or `make seed` for the demo couriers)"
             )
         if len(config.jwt_secret.encode()) < 32:
             self.stderr.write(
                 "warning: JWT_SECRET is shorter than 32 bytes; set a long random secret outside local use"
             )
         self.stdout.write(token)
+
+
+def _is_active_courier(courier_id: str) -> bool:
+    from returns.selectors import courier_is_active
+
+    try:
+        return courier_is_active(courier_id=courier_id)
+    except DatabaseError:
+        return True  # no database yet (before migrate): nothing to warn about
