@@ -56,7 +56,7 @@ class CallExportSerializer(serializers.ModelSerializer):
     period_from = RFC3339DateTimeField(read_only=True)
     period_to = RFC3339DateTimeField(read_only=True)
     started_at = RFC3339DateTimeField(read_only=True)
-    finished_at = RFC3339DateTimeField(read_only=True)
+    finished_at = RFC3339DateTimeField(read_only=True, allow_null=True)
     progress_percent = serializers.FloatField(read_only=True)
     actor = serializers.SerializerMethodField()
 

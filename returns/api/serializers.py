@@ -70,7 +70,10 @@ class ReturnLineInputSerializer(StrictSerializer):
     photos = serializers.ListField(
         child=TextField(max_length=128, required_text=True), max_length=MAX_PHOTOS, required=False, allow_null=True
     )
-    imei = _optional_text(16, validators=[RegexValidator(IMEI_PATTERN, "An IMEI is 14 to 16 digits.")])
+    # Not blank: DRF skips validators for "", and the database refuses an IMEI that is not 14–16 digits.
+    imei = _optional_text(
+        16, allow_blank=False, validators=[RegexValidator(IMEI_PATTERN, "An IMEI is 14 to 16 digits.")]
+    )
     serial = _optional_text(64)
 
 

@@ -63,26 +63,7 @@ class KnownFailure:
 
 # TEMPORARY: failures of issue 8 that other changes fix ("strict call-export input");
 # delete each entry when its fix lands, and never add one for a failure nobody is fixing.
-KNOWN_FAILURES: tuple[KnownFailure, ...] = (
-    KnownFailure(
-        "POST /api/v1/call-exports",
-        "ST108",
-        'is not a "date-time"',
-        "periods before the year 1000 are stored and answered as '235-03-12T…', not RFC 3339",
-    ),
-    KnownFailure(
-        "GET /api/v1/call-exports/{run_id}",
-        "ST108",
-        'is not a "date-time"',
-        "the same run read back: its period is answered as '722-11-15T…', not RFC 3339",
-    ),
-    KnownFailure(
-        "POST /api/v1/call-exports",
-        "ST201",
-        "",
-        "the body is not strict: unknown fields are ignored and 0/1 or 'true' pass as booleans",
-    ),
-)
+KNOWN_FAILURES: tuple[KnownFailure, ...] = ()
 
 
 @dataclass(frozen=True)

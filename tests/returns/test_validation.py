@@ -55,6 +55,7 @@ BAD_BODIES = [
     ("imei 13 digits", _with("items.1.imei", "1" * 13), "items[1].imei"),
     ("imei 17 digits", _with("items.1.imei", "1" * 17), "items[1].imei"),
     ("imei letters", _with("items.1.imei", "35693803564380A"), "items[1].imei"),
+    ("imei empty", _with("items.1.imei", ""), "items[1].imei"),
     ("21 photos", _with("items.1.photos", [f"f{n}" for n in range(21)]), "items[1].photos"),
     ("reason note too long", _with("items.1.reason_note", "n" * 1001), "items[1].reason_note"),
     ("unknown item field", _with("items.0.colour", "red"), "items[0].colour"),
