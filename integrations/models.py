@@ -98,10 +98,12 @@ class TokenBucket(models.Model):
         if rate <= 0:
             raise ValueError("rate must be positive")
         with transaction.atomic():
-            now = timezone.now()
             bucket, _created = TokenBucket.objects.select_for_update().get_or_create(
-                value=value, defaults={"tokens": float(burst), "updated": now}
+                value=value, defaults={"tokens": float(burst), "updated": timezone.now()}
             )
+            # Read the clock only once the row lock is held: a caller that queued for the lock
+            # on PostgreSQL would otherwise be credited the refill of the time it waited.
+            now = timezone.now()
             elapsed = max(0.0, (now - bucket.updated).total_seconds())
             tokens = min(float(burst), bucket.tokens + elapsed * rate) - 1.0
             TokenBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated=now)
