@@ -22,6 +22,21 @@ _SHAPE = re.compile(
 )
 
 
+# What the OpenAPI schema promises a date-time parameter accepts: RFC 3339 with an offset within
+# ±14:00 and a year whose instant exists in UTC (1000–9899 leaves room for any offset), so a
+# value that matches the schema is never refused by parse_rfc3339.
+QUERY_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": (
+        r"^([1-8][0-9]{3}|9[0-8][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+        r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]|[+-]14:00)$"
+    ),
+    "example": EXAMPLE,
+}
+
+
 def parse_rfc3339(text: str) -> datetime:
     """The instant ``text`` names, as an aware UTC datetime; ``ValueError`` with a message for the client otherwise."""
     value = text.strip()

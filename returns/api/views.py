@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from integrations.models import IntegrationLog
 from integrations.services import integration_log_write
+from mastermobile.api import datetimes
 from mastermobile.api.authentication import Principal
 from mastermobile.api.errors import BadQueryParameter, ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
@@ -61,12 +62,12 @@ LIST_PARAMETERS = [
     OpenApiParameter("courier_id", {"type": "string", "maxLength": 64, "pattern": NO_NUL_PATTERN}),
     OpenApiParameter(
         "created_from",
-        OpenApiTypes.DATETIME,
+        datetimes.QUERY_SCHEMA,
         description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
     ),
     OpenApiParameter(
         "created_to",
-        OpenApiTypes.DATETIME,
+        datetimes.QUERY_SCHEMA,
         description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
     ),
     OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
