@@ -1,0 +1,238 @@
+"""Back-office screens for call records: masked numbers, the audio player with byte ranges (OPS-17)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, QuerySet, Value
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from calls.models import (
+    RECORD_CODE_LABELS,
+    CallRecord,
+    CallRecordStatus,
+    record_code_label,
+)
+from calls.storage import audio_content_type, default_storage
+from mastermobile import formatting
+from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
+from mastermobile.http import ranged_file_response
+from mastermobile.observability.logging import Redactor, mask_phone
+
+RECORD_STATUS_TONES = {
+    CallRecordStatus.PENDING: "info",
+    CallRecordStatus.DOWNLOADING: "info",
+    CallRecordStatus.DOWNLOADED: "info",
+    CallRecordStatus.TRANSCRIBING: "info",
+    CallRecordStatus.COMPLETED: "ok",
+    CallRecordStatus.SKIPPED: "muted",
+    CallRecordStatus.ERROR: "error",
+    CallRecordStatus.MISSING_AUDIO: "warn",
+}
+
+
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """Error and skip codes by what they mean; a fixed list, so no scan of the table for distinct values."""
+
+    title = _("reason")
+    parameter_name = "error_code"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(code, label) for code, label in RECORD_CODE_LABELS.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> QuerySet[CallRecord]:
+        return queryset.filter(error_code=self.value()) if self.value() else queryset
+
+
+def _masking_for(request: HttpRequest) -> bool:
+    return settings.APP_CONFIG.pii_masking_enabled and not request.user.has_perm("calls.view_unmasked_pii")
+
+
+@admin.register(CallRecord)
+class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
+    add_refused_message = _("Call records come from Bitrix24 with each export run.")
+    list_display = (
+        "call_id",
+        "call_started_at",
+        "direction",
+        "numbers",
+        "employee_id",
+        "duration",
+        "status_display",
+    )
+    list_filter = (
+        "status",
+        "direction",
+        ErrorCodeFilter,
+        "employee_id",
+        ("call_started_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("=call_id", "=record_id", "from_number", "to_number", "=employee_id")
+    list_select_related = ("run",)
+    date_hierarchy = "call_started_at"
+    actions = ("retry_download",)
+    fieldsets = [
+        (
+            _("Call"),
+            {
+                "fields": [
+                    "call_id",
+                    "record_id",
+                    "direction",
+                    "from_display",
+                    "to_display",
+                    "employee_id",
+                    "call_started_at",
+                    "duration",
+                ]
+            },
+        ),
+        (_("Recording"), {"fields": ["audio", "storage_path", "checksum", "audio_duration", "audio_purged_at"]}),
+        (
+            _("Transcript"),
+            {"fields": ["text_preview", "language", "transcript_path", "summary_path", "cost"]},
+        ),
+        (
+            _("Processing"),
+            {
+                "fields": [
+                    "status_display",
+                    "error_message_display",
+                    "download_attempts",
+                    "stt_attempts",
+                    "last_attempt_at",
+                    "run_link",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        (_("Bitrix24 data"), {"fields": ["recording_url_display", "payload_display"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = fieldset_fields(fieldsets)
+
+    def get_queryset(self, request: HttpRequest):
+        # The masking decision travels with each row, so display methods need no request.
+        return (
+            super().get_queryset(request).annotate(pii_masked=Value(_masking_for(request), output_field=BooleanField()))
+        )
+
+    @staticmethod
+    def _masked(record: CallRecord) -> bool:
+        return getattr(record, "pii_masked", True)
+
+    def _redactor(self, record: CallRecord) -> Redactor:
+        return Redactor(settings.APP_CONFIG.secrets, mask_pii=self._masked(record))
+
+    def _number(self, record: CallRecord, value: str) -> str:
+        return mask_phone(value) if self._masked(record) else value
+
+    @admin.display(description=_("from → to"))
+    def numbers(self, record: CallRecord):
+        return format_html(
+            '<span class="mm-nowrap">{}</span><br><span class="mm-nowrap">→ {}</span>',
+            self._number(record, record.from_number),
+            self._number(record, record.to_number),
+        )
+
+    @admin.display(description=_("from"), ordering="from_number")
+    def from_display(self, record: CallRecord) -> str:
+        return self._number(record, record.from_number)
+
+    @admin.display(description=_("to"), ordering="to_number")
+    def to_display(self, record: CallRecord) -> str:
+        return self._number(record, record.to_number)
+
+    @admin.display(description=_("duration"), ordering="duration_sec")
+    def duration(self, record: CallRecord) -> str:
+        return formatting.duration_hms(record.duration_sec)
+
+    @admin.display(description=_("audio duration"))
+    def audio_duration(self, record: CallRecord) -> str:
+        return formatting.duration_hms(record.audio_duration_sec)
+
+    @admin.display(description=_("transcription cost"))
+    def cost(self, record: CallRecord) -> str:
+        return formatting.money(record.transcription_cost, record.currency_code, places=4)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, record: CallRecord):
+        badge = formatting.badge(record.get_status_display(), RECORD_STATUS_TONES.get(record.status, "info"))
+        if not record.error_code:
+            return badge
+        return format_html(
+            '{} <span class="mm-muted" title="{}">{}</span>',
+            badge,
+            record.error_code,
+            record_code_label(record.error_code),
+        )
+
+    @admin.display(description=_("error message"))
+    def error_message_display(self, record: CallRecord) -> str:
+        return self._redactor(record).text(record.error_message) or formatting.EMPTY
+
+    @admin.display(description=_("recording URL"))
+    def recording_url_display(self, record: CallRecord) -> str:
+        return self._redactor(record).text(record.recording_url or "") or formatting.EMPTY
+
+    @admin.display(description=_("Bitrix24 item"))
+    def payload_display(self, record: CallRecord):
+        payload = record.raw_payload
+        if self._masked(record):
+            payload = Redactor(mask_pii=True).value(payload)
+        return formatting.pretty_json(payload)
+
+    @admin.display(description=_("run"), ordering="run")
+    def run_link(self, record: CallRecord):
+        url = reverse("admin:calls_callexport_change", args=[record.run_id])
+        return format_html('<a href="{}">{}</a>', url, str(record.run_id)[:8])
+
+    @admin.display(description=_("recording"))
+    def audio(self, record: CallRecord):
+        if not (record.storage_path and record.checksum) or record.audio_purged_at:
+            return formatting.EMPTY
+        url = reverse("admin:calls_callrecord_audio", args=[record.pk])
+        return format_html('<audio controls preload="metadata" src="{}"></audio>', url)
+
+    def get_urls(self):
+        audio = path(
+            "<path:object_id>/audio/", self.admin_site.admin_view(self.audio_view), name="calls_callrecord_audio"
+        )
+        return [audio, *super().get_urls()]
+
+    def audio_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Streams stored audio to signed-in staff with view permission; never a public URL (OPS-17).
+
+        Answers byte ranges, so the player can seek in a long call.
+        """
+        record = self.get_object(request, object_id)
+        if record is None or not record.storage_path or record.audio_purged_at:
+            raise Http404(gettext("No stored recording"))
+        if not self.has_view_permission(request, record):
+            raise PermissionDenied
+        storage = default_storage()
+        size = storage.size(record.storage_path)
+        handle = storage.open(record.storage_path, "rb")
+        content_type = audio_content_type(handle.read(16))
+        response = ranged_file_response(request, handle, size=size, content_type=content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @admin.action(description=_("Retry download"), permissions=["change"])
+    def retry_download(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> None:
+        from calls.tasks import enqueue_download
+
+        retried = queryset.filter(status__in=[CallRecordStatus.ERROR, CallRecordStatus.MISSING_AUDIO])
+        ids = list(retried.values_list("id", flat=True))
+        retried.update(status=CallRecordStatus.PENDING, download_attempts=0, error_code=None, error_message="")
+        for record_id in ids:
+            enqueue_download(record_id)
+        self.message_user(
+            request,
+            ngettext("%(count)d download queued.", "%(count)d downloads queued.", len(ids)) % {"count": len(ids)},
+        )
