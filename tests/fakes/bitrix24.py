@@ -31,12 +31,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.audio import wav_bytes
+from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, write_env
 
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
@@ -125,7 +126,7 @@ class FakeBitrix24:
         class Handler(_Handler):
             portal = fake
 
-        self._server = _Server((self.host, self.port), Handler)
+        self._server = QuietThreadingServer((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         self.items = self._generate()
         self._starts = [_parse_date(item["CALL_START_DATE"]) for item in self.items]
@@ -313,27 +314,8 @@ class FakeBitrix24:
         }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Injected resets and clients that hang up are part of the game.
-        return
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeServiceHandler):
     portal: FakeBitrix24
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
 
     def _handle(self) -> None:
         parts = urlsplit(self.path)
@@ -456,13 +438,6 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def write_env(path: Path, variables: dict[str, str]) -> None:
-    """Set ``variables`` in a dotenv file: replace their lines, append the missing ones, keep the rest."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    kept = [line for line in lines if line.split("=", 1)[0].strip() not in variables]
-    path.write_text("\n".join([*kept, *(f"{name}={value}" for name, value in variables.items())]) + "\n")
 
 
 def main(argv: Iterable[str] | None = None) -> None:

@@ -38,7 +38,7 @@ import time
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import av
 
 from integrations.stt.languages import ISO_639_1_BY_NAME
-from tests.fakes.bitrix24 import write_env
+from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, write_env
 
 DEFAULT_API_KEY = "sk-fake-openai-0123456789abcdef"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -160,7 +160,7 @@ class FakeOpenAI:
             api = fake
 
         self._stopping.clear()
-        self._server = _Server((self.host, self.port), Handler)
+        self._server = QuietThreadingServer((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
@@ -324,27 +324,8 @@ def hear(data: bytes) -> Heard:
     return Heard(name, len(samples) / HEARING_RATE, tuple(sounds))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Resets and clients that gave up waiting are part of the game.
-        return
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(FakeServiceHandler):
     api: FakeOpenAI
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
 
     def _handle(self) -> None:
         path = urlsplit(self.path).path

@@ -119,7 +119,7 @@ def test_ping_names_a_missing_variable(b24_config, settings, attribute, name):
 
 
 def test_the_fake_portal_writes_its_variables_into_an_env_file(tmp_path):
-    from tests.fakes.bitrix24 import write_env
+    from tests.fakes.http import write_env
 
     env_file = tmp_path / ".env"
     env_file.write_text("LOG_LEVEL=DEBUG\nB24_BASE_URL=https://old.example/rest\n")
