@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.audio import wav_bytes
-from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, write_env
+from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_serving, write_env
 
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
@@ -112,7 +112,6 @@ class FakeBitrix24:
         self._bucket_level = 0.0
         self._bucket_at = time.monotonic()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.items: list[dict[str, Any]] = []
         self._by_call: dict[str, int] = {}
         self._starts: list[datetime] = []
@@ -126,7 +125,7 @@ class FakeBitrix24:
         class Handler(_Handler):
             portal = fake
 
-        self._server = QuietThreadingServer((self.host, self.port), Handler)
+        self._server = serve_in_background(Handler, host=self.host, port=self.port, name="fake-bitrix24")
         self.port = self._server.server_address[1]
         self.items = self._generate()
         self._starts = [_parse_date(item["CALL_START_DATE"]) for item in self.items]
@@ -134,16 +133,11 @@ class FakeBitrix24:
         self._by_file = {
             item["RECORD_FILE_ID"]: index for index, item in enumerate(self.items) if item["RECORD_FILE_ID"]
         }
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-bitrix24", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
             self._server = None
 
     def __enter__(self) -> FakeBitrix24:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,20 @@ class QuietThreadingServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return
+
+
+def serve_in_background(
+    handler: type[BaseHTTPRequestHandler], *, host: str, port: int, name: str
+) -> QuietThreadingServer:
+    """Bind ``host:port`` (0: any free port) and serve on a daemon thread until :func:`stop_serving`."""
+    server = QuietThreadingServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True).start()
+    return server
+
+
+def stop_serving(server: QuietThreadingServer) -> None:
+    server.shutdown()
+    server.server_close()
 
 
 class FakeServiceHandler(BaseHTTPRequestHandler):

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import av
 
 from integrations.stt.languages import ISO_639_1_BY_NAME
-from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, write_env
+from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_serving, write_env
 
 DEFAULT_API_KEY = "sk-fake-openai-0123456789abcdef"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -160,19 +160,15 @@ class FakeOpenAI:
             api = fake
 
         self._stopping.clear()
-        self._server = QuietThreadingServer((self.host, self.port), Handler)
+        self._server = serve_in_background(Handler, host=self.host, port=self.port, name="fake-openai")
         self.port = self._server.server_address[1]
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
-        ).start()
         return self
 
     def stop(self) -> None:
         # Held answers ("timeout" faults, latency) end now instead of outliving the test.
         self._stopping.set()
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_serving(self._server)
             self._server = None
 
     def __enter__(self) -> FakeOpenAI:
