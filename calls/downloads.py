@@ -22,6 +22,7 @@ from django.utils import timezone
 from calls.models import (
     FINAL_RECORD_Q,
     MAX_DOWNLOAD_ATTEMPTS,
+    RECORD_TRANSITIONS,
     CallExport,
     CallExportStatus,
     CallRecord,
@@ -55,9 +56,18 @@ def client_for_run(run: CallExport) -> Bitrix24Client:
     return client_from_config(settings.APP_CONFIG, correlation_id=str(run.run_id))
 
 
-def release_downloading(records: Any) -> None:
-    records.filter(download_attempts__lte=1).update(status=S.PENDING, updated_at=timezone.now())
-    records.filter(download_attempts__gt=1).update(status=S.ERROR, error_code="stalled", updated_at=timezone.now())
+def release_downloading(records: Any) -> int:
+    """Records a dead process left in ``downloading`` become a retryable ``error``/``stalled`` (CALL-17).
+
+    The attempt counts: the process may have sent the request.  The record is
+    due again after the ladder's wait for that attempt (:func:`retry_due`).
+    """
+    released = 0
+    for record_id in records.filter(status=S.DOWNLOADING).values_list("id", flat=True):
+        released += RECORD_TRANSITIONS.move(
+            CallRecord, record_id, S.ERROR, only_from=[S.DOWNLOADING], error_code="stalled", error_message=""
+        )
+    return released
 
 
 # Listing ---------------------------------------------------------------------
@@ -85,7 +95,7 @@ def _mask(text: str) -> str:
 def records_to_download(run: CallExport) -> Any:
     """Records of the run that still need audio: pending, or in a retryable error."""
     return (
-        run.records.filter(Q(status=S.PENDING) | Q(status=S.ERROR))
+        run.records.filter(Q(status=S.PENDING) | Q(status=S.ERROR, checksum__isnull=True))
         .exclude(FINAL_RECORD_Q)
         .filter(download_attempts__lt=MAX_DOWNLOAD_ATTEMPTS)
         .order_by("id")
@@ -93,8 +103,12 @@ def records_to_download(run: CallExport) -> Any:
 
 
 def retry_due(now: datetime) -> Q:
-    """Records in ``error`` whose next attempt is due after 1, 5, 15 or 60 minutes (CALL-16)."""
-    due = Q()
+    """Records in ``error`` whose next attempt is due after 1, 5, 15 or 60 minutes (CALL-16).
+
+    An attempt the circuit breaker refused was given back (``download_attempts``
+    unchanged, possibly 0): it is due after the first wait.
+    """
+    due = Q(status=S.ERROR, download_attempts=0, last_attempt_at__lt=now - DOWNLOAD_RETRY_DELAYS[0])
     for attempt, delay in enumerate(DOWNLOAD_RETRY_DELAYS, start=1):
         due |= Q(status=S.ERROR, download_attempts=attempt, last_attempt_at__lt=now - delay)
     return due
@@ -131,14 +145,14 @@ def _claim_download(record: CallRecord) -> bool:
         CallExport.objects.select_for_update().values_list("pk", flat=True).get(pk=record.run_id)
         if CallRecord.objects.filter(run_id=record.run_id, status=S.DOWNLOADING).count() >= MAX_PARALLEL_DOWNLOADS:
             return False
-        claimed = CallRecord.objects.filter(pk=record.pk, status__in=[S.PENDING, S.ERROR]).update(
-            status=S.DOWNLOADING,
+        return RECORD_TRANSITIONS.move(
+            CallRecord,
+            record.pk,
+            S.DOWNLOADING,
             attempts=record.attempts + 1,
             download_attempts=record.download_attempts + 1,
             last_attempt_at=now,
-            updated_at=now,
         )
-    return claimed == 1
 
 
 def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> DownloadOutcome:
@@ -150,15 +164,10 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
     if (record.storage_path and record.checksum) or record.status not in (S.PENDING, S.ERROR):
         return DownloadOutcome(record.status, record.error_code)
     if not record.has_recording:
-        if record.can_transition_to(S.SKIPPED):
-            CallRecord.objects.filter(pk=record.pk).update(
-                status=S.SKIPPED, error_code="no_recording", updated_at=timezone.now()
-            )
+        RECORD_TRANSITIONS.move(CallRecord, record.pk, S.SKIPPED, only_from=[S.PENDING], error_code="no_recording")
         return DownloadOutcome(S.SKIPPED, "no_recording")
     if record.download_attempts >= MAX_DOWNLOAD_ATTEMPTS:
-        CallRecord.objects.filter(pk=record.pk, status__in=[S.PENDING, S.ERROR]).update(
-            status=S.ERROR, error_code="max_attempts", updated_at=timezone.now()
-        )
+        RECORD_TRANSITIONS.move(CallRecord, record.pk, S.ERROR, only_from=[S.ERROR], error_code="max_attempts")
         return DownloadOutcome(S.ERROR, "max_attempts")
 
     if not _claim_download(record):
@@ -240,15 +249,26 @@ def _download_succeeded(record: CallRecord, key: str, checksum: str) -> Download
 def _download_deferred(before: CallRecord) -> DownloadOutcome:
     """The circuit breaker refused the request (PLAT-64): nothing was sent, so the attempt is given back.
 
-    The record returns to its state before the claim; the supervisor queues
-    it again (a ``pending`` one after 5 minutes, an ``error`` one when due).
+    The record becomes a retryable ``error`` (``integration.unavailable`` unless it had a code) with its attempt
+    counters as before the claim; the supervisor queues it again after the
+    ladder's wait (:func:`retry_due`).  ``downloading → pending`` is not a move
+    CALL-11 allows.
     """
-    CallRecord.objects.filter(pk=before.pk, status=S.DOWNLOADING).update(
-        status=before.status,
+    if before.status == S.ERROR:
+        # A failed record keeps its code and its place on the retry ladder.
+        code, last_attempt_at, message = before.error_code, before.last_attempt_at, before.error_message
+    else:
+        code, last_attempt_at, message = Bitrix24Unavailable.code, timezone.now(), ""
+    RECORD_TRANSITIONS.move(
+        CallRecord,
+        before.pk,
+        S.ERROR,
+        only_from=[S.DOWNLOADING],
         attempts=before.attempts,
         download_attempts=before.download_attempts,
-        last_attempt_at=before.last_attempt_at,
-        updated_at=timezone.now(),
+        last_attempt_at=last_attempt_at,
+        error_code=code,
+        error_message=message,
     )
     logger.info(
         "call_export.recording",
@@ -261,7 +281,7 @@ def _download_deferred(before: CallRecord) -> DownloadOutcome:
             "correlation_id": str(before.run_id),
         },
     )
-    return DownloadOutcome(before.status, before.error_code, queue_next=False)
+    return DownloadOutcome(S.ERROR, code, queue_next=False)
 
 
 def _download_failed(record: CallRecord, code: str, message: str, status_code: int | None) -> DownloadOutcome:
@@ -272,8 +292,8 @@ def _download_failed(record: CallRecord, code: str, message: str, status_code: i
         status, stored_code, message = S.ERROR, "max_attempts", f"{code}: {message}"
     else:
         status, stored_code = S.ERROR, code
-    CallRecord.objects.filter(pk=record.pk).update(
-        status=status, error_code=stored_code, error_message=_mask(message), updated_at=timezone.now()
+    RECORD_TRANSITIONS.move(
+        CallRecord, record.pk, status, only_from=[S.DOWNLOADING], error_code=stored_code, error_message=_mask(message)
     )
     logger.warning(
         "call_export.recording",

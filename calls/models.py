@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+
+from mastermobile.transitions import TransitionTable
 
 
 class InvalidTransition(Exception):
@@ -29,15 +32,16 @@ class CallExportStatus(models.TextChoices):
 ACTIVE_EXPORT_STATUSES = (CallExportStatus.PENDING, CallExportStatus.IN_PROGRESS)
 
 # CALL-02: completed and cancelled are final.
-EXPORT_TRANSITIONS: dict[str, frozenset[str]] = {
-    CallExportStatus.PENDING: frozenset({CallExportStatus.IN_PROGRESS, CallExportStatus.CANCELLED}),
-    CallExportStatus.IN_PROGRESS: frozenset(
-        {CallExportStatus.COMPLETED, CallExportStatus.ERROR, CallExportStatus.CANCELLED}
-    ),
-    CallExportStatus.ERROR: frozenset({CallExportStatus.IN_PROGRESS}),
-    CallExportStatus.COMPLETED: frozenset(),
-    CallExportStatus.CANCELLED: frozenset(),
-}
+EXPORT_TRANSITIONS = TransitionTable(
+    "call export",
+    {
+        CallExportStatus.PENDING: {CallExportStatus.IN_PROGRESS, CallExportStatus.CANCELLED},
+        CallExportStatus.IN_PROGRESS: {CallExportStatus.COMPLETED, CallExportStatus.ERROR, CallExportStatus.CANCELLED},
+        CallExportStatus.ERROR: {CallExportStatus.IN_PROGRESS},
+        CallExportStatus.COMPLETED: set(),
+        CallExportStatus.CANCELLED: set(),
+    },
+)
 
 
 class CallExportQuerySet(models.QuerySet):
@@ -133,7 +137,7 @@ class CallExport(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return not EXPORT_TRANSITIONS[self.status]
+        return EXPORT_TRANSITIONS.is_final(self.status)
 
     def can_transition_to(self, status: str) -> bool:
         return status in EXPORT_TRANSITIONS[self.status]
@@ -179,17 +183,23 @@ class CallRecordStatus(models.TextChoices):
 
 
 S = CallRecordStatus
-# CALL-11.
-RECORD_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.PENDING: frozenset({S.DOWNLOADING, S.SKIPPED}),
-    S.DOWNLOADING: frozenset({S.DOWNLOADED, S.ERROR, S.MISSING_AUDIO}),
-    S.ERROR: frozenset({S.DOWNLOADING, S.MISSING_AUDIO, S.ERROR, S.DOWNLOADED}),
-    S.DOWNLOADED: frozenset({S.SKIPPED, S.TRANSCRIBING}),
-    S.TRANSCRIBING: frozenset({S.COMPLETED, S.ERROR}),
-    S.SKIPPED: frozenset({S.PENDING, S.DOWNLOADED}),
-    S.COMPLETED: frozenset({S.TRANSCRIBING}),
-    S.MISSING_AUDIO: frozenset(),
-}
+# CALL-11, plus two moves of the transcription stage the table implies (docs/decisions.md):
+# ``transcribing → downloaded`` while the job waits for a retry or after a dead worker
+# (CALL-17 "put back to the previous state"), and ``transcribing → skipped`` for a call
+# without speech (``no_speech``), which is only known once the audio is decoded.
+RECORD_TRANSITIONS = TransitionTable(
+    "call record",
+    {
+        S.PENDING: {S.DOWNLOADING, S.SKIPPED},
+        S.DOWNLOADING: {S.DOWNLOADED, S.ERROR, S.MISSING_AUDIO},
+        S.ERROR: {S.DOWNLOADING, S.MISSING_AUDIO, S.ERROR, S.DOWNLOADED},
+        S.DOWNLOADED: {S.SKIPPED, S.TRANSCRIBING},
+        S.TRANSCRIBING: {S.COMPLETED, S.ERROR, S.DOWNLOADED, S.SKIPPED},
+        S.SKIPPED: {S.PENDING, S.DOWNLOADED},
+        S.COMPLETED: {S.TRANSCRIBING},
+        S.MISSING_AUDIO: set(),
+    },
+)
 MAX_DOWNLOAD_ATTEMPTS = 5
 # An ``error`` with one of these codes has used up its attempts and is final.
 FINAL_ERROR_CODES = ("max_attempts",)
@@ -199,6 +209,17 @@ RECORD_CODE_LABELS = {
     "stt_disabled": _("transcription is off"),
     "max_attempts": _("attempts used up"),
     "stalled": _("download stalled"),
+    "integration.unavailable": _("Bitrix24 unavailable, retried later"),
+    "duration_limit_exceeded": _("longer than the transcription limit"),
+    "no_speech": _("no speech in the recording"),
+    "audio_conversion_failed": _("audio could not be decoded"),
+    "max_retries": _("transcription retries used up"),
+    "unexpected_error": _("unexpected error"),
+    "file_too_large": _("file too large for the provider"),
+    "unsupported_format": _("format not recognised by the provider"),
+    "transcription_timeout": _("transcription timed out"),
+    "http_401": _("provider refused the key (401)"),
+    "http_429": _("provider rate limit (429)"),
     "http_403": _("Bitrix24 refused access (403)"),
     "http_404": _("recording not found (404)"),
     "invalid_audio": _("not an audio file"),
@@ -216,8 +237,12 @@ def record_code_label(code: str | None) -> str:
 
 
 OPEN_RECORD_STATUSES = (S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)
-FINAL_RECORD_Q = Q(status__in=[S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO]) | Q(
-    status=S.ERROR, error_code__in=FINAL_ERROR_CODES
+# An ``error`` with stored audio failed in the transcription stage: its job is dead-lettered,
+# so the record waits for an operator's requeue, not for a retry (STT-07).
+FINAL_RECORD_Q = (
+    Q(status__in=[S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO])
+    | Q(status=S.ERROR, error_code__in=FINAL_ERROR_CODES)
+    | Q(status=S.ERROR, checksum__isnull=False)
 )
 
 
@@ -255,6 +280,14 @@ class CallRecord(models.Model):
         _("checksum"), max_length=64, null=True, blank=True, help_text=_("SHA-256 of the audio, hex.")
     )
     audio_duration_sec = models.FloatField(_("audio duration, s"), null=True, blank=True)
+    audio_format = models.CharField(
+        _("audio format"),
+        max_length=16,
+        blank=True,
+        default="",
+        help_text=_("Container found in the bytes, e.g. mp3, wav."),
+    )
+    audio_codec = models.CharField(_("audio codec"), max_length=32, blank=True, default="")
 
     transcription_cost = models.DecimalField(_("transcription cost"), max_digits=12, decimal_places=6, default=0)
     currency_code = models.CharField(_("currency"), max_length=3, default="USD")
@@ -318,11 +351,11 @@ class CallRecord(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in (S.COMPLETED, S.SKIPPED, S.MISSING_AUDIO) or (
-            self.status == S.ERROR and self.error_code in FINAL_ERROR_CODES
+            self.status == S.ERROR and (self.error_code in FINAL_ERROR_CODES or self.checksum is not None)
         )
 
     def can_transition_to(self, status: str) -> bool:
-        return status in RECORD_TRANSITIONS[self.status]
+        return RECORD_TRANSITIONS.allows(self.status, status)
 
     def transition_to(self, status: str) -> None:
         """Change ``status`` in memory, enforcing CALL-11; the caller saves."""
@@ -332,3 +365,150 @@ class CallRecord(models.Model):
                 % {"source": CallRecordStatus(self.status).label, "target": CallRecordStatus(status).label}
             )
         self.status = status
+
+
+class Transcript(models.Model):
+    """The recognised text of one recording (CALL-13); the database copy is the source of truth.
+
+    The full-text index (``to_tsvector('russian', text_full)``, GIN) exists on
+    PostgreSQL only and is created by migration ``calls.0004``, not declared here,
+    so SQLite databases migrate without it.
+    """
+
+    call_record = models.OneToOneField(
+        CallRecord, verbose_name=_("call record"), on_delete=models.CASCADE, related_name="transcript"
+    )
+    text_full = models.TextField(_("text"))
+    text_normalized = models.TextField(_("normalised text"), null=True, blank=True)
+    metadata = models.JSONField(
+        _("metadata"), default=dict, blank=True, help_text=_("Engine, model, language, chunks, seconds, request ids.")
+    )
+    purged_at = models.DateTimeField(
+        _("text purged at"), null=True, blank=True, help_text=_("Set when retention cleared the text (STT-32).")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("transcript")
+        verbose_name_plural = _("transcripts")
+
+    def __str__(self) -> str:
+        return gettext("Transcript of call %(call)s") % {"call": self.call_record.call_id}
+
+
+class CallSummary(models.Model):
+    """Bullets of one call (CALL-14); regenerating replaces the row, so the latest version wins."""
+
+    call_record = models.OneToOneField(
+        CallRecord, verbose_name=_("call record"), on_delete=models.CASCADE, related_name="summary"
+    )
+    bullets = models.JSONField(_("bullets"), default=list)
+    storage_path = models.CharField(_("summary key"), max_length=500)
+    engine = models.CharField(_("engine"), max_length=32, default="extractive")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("call summary")
+        verbose_name_plural = _("call summaries")
+
+    def __str__(self) -> str:
+        return gettext("Summary of call %(call)s") % {"call": self.call_record.call_id}
+
+
+class TranscriptionJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    RETRY_WAIT = "retry_wait", _("Waiting for retry")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    DEAD_LETTER = "dead_letter", _("Dead letter")
+    SKIPPED = "skipped", _("Skipped")
+
+
+J = TranscriptionJobStatus
+# CALL-15, plus ``running → running`` being impossible: a job a dead worker left ``running``
+# goes to ``retry_wait`` (the supervisor), so its next pick-up is an ordinary claim.
+JOB_TRANSITIONS = TransitionTable(
+    "transcription job",
+    {
+        J.QUEUED: {J.RUNNING, J.SKIPPED},
+        J.RUNNING: {J.SUCCEEDED, J.RETRY_WAIT, J.DEAD_LETTER, J.SKIPPED},
+        J.RETRY_WAIT: {J.RUNNING, J.SKIPPED},
+        J.DEAD_LETTER: {J.QUEUED},
+        J.SUCCEEDED: {J.QUEUED},
+        J.FAILED: set(),
+        J.SKIPPED: {J.QUEUED},
+    },
+)
+OPEN_JOB_STATUSES = (J.QUEUED, J.RUNNING, J.RETRY_WAIT)
+DEDUP_KEY_MAX_LENGTH = 600
+
+
+class TranscriptionJob(models.Model):
+    """The transcription stage of one recording (CALL-15): state that survives restarts.
+
+    ``id`` is also the dead-letter ``entry_id``.  ``dedup_key`` makes enqueueing
+    idempotent: one job per recording and engine.
+    """
+
+    id = models.UUIDField(_("ID"), primary_key=True, default=uuid.uuid4, editable=False)
+    call_record = models.ForeignKey(
+        CallRecord,
+        verbose_name=_("call record"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transcription_jobs",
+    )
+    call_id = models.CharField(_("call id"), max_length=255)
+    recording_url = models.TextField(_("recording URL"), blank=True, default="")
+    engine = models.CharField(_("engine"), max_length=32)
+    model = models.CharField(_("model"), max_length=64, blank=True, default="")
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    dedup_key = models.CharField(_("deduplication key"), max_length=DEDUP_KEY_MAX_LENGTH, unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=TranscriptionJobStatus.choices, default=J.QUEUED)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error_code = models.CharField(_("last error code"), max_length=64, blank=True, default="")
+    last_error_message = models.TextField(_("last error message"), blank=True, default="")
+    dlq_reason = models.TextField(_("dead-letter reason"), blank=True, default="")
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    duration_seconds = models.FloatField(_("job duration, s"), null=True, blank=True)
+    audio_seconds = models.FloatField(_("billed audio, s"), null=True, blank=True)
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=6, default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("transcription job")
+        verbose_name_plural = _("transcription jobs")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=TranscriptionJobStatus.values), name="sttjob_status_valid"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["queued", "running", "retry_wait"]),
+                name="sttjob_open_status",
+            ),
+            models.Index(fields=["-failed_at"], condition=Q(status="dead_letter"), name="sttjob_dead_letter"),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("Transcription of call %(call)s (%(status)s)") % {
+            "call": self.call_id,
+            "status": self.get_status_display(),
+        }
+
+    @staticmethod
+    def dedup_key_for(call_id: str, recording_url: str | None, engine: str) -> str:
+        """``<call_id>|<recording_url>|<engine>``; an URL too long for the column is replaced by its SHA-256."""
+        url = recording_url or ""
+        if len(call_id) + len(url) + len(engine) + 2 > DEDUP_KEY_MAX_LENGTH:
+            url = "sha256:" + hashlib.sha256(url.encode()).hexdigest()
+        return f"{call_id}|{url}|{engine}"

@@ -20,13 +20,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from calls.downloads import client_for_run, record_download, records_to_download, release_downloading
 from calls.mapping import record_fields
 from calls.models import (
     FINAL_RECORD_Q,
+    RECORD_TRANSITIONS,
     CallExport,
     CallExportStatus,
     CallRecord,
@@ -370,6 +371,34 @@ def _apply_estimate(run: CallExport) -> None:
     run.options = {**run.options, "estimate": estimate}
     run.total_calls = estimate["calls"]
     run.total_duration_sec = estimate["duration_sec"]
+
+
+def record_retry_download(records: QuerySet[CallRecord]) -> tuple[int, int]:
+    """The admin's *Retry download*: failed downloads start over with five fresh attempts.
+
+    Only a download-stage ``error`` (no stored audio) qualifies; ``missing_audio``
+    is final (CALL-11) and everything else is not a failed download.  Returns
+    ``(queued, left_alone)``.
+    """
+    from calls.tasks import enqueue_download  # tasks imports this module
+
+    ids = list(records.values_list("id", flat=True))
+    queued = []
+    for record_id in ids:
+        moved = RECORD_TRANSITIONS.move(
+            CallRecord.objects.filter(checksum__isnull=True),
+            record_id,
+            S.ERROR,
+            only_from=[S.ERROR],
+            download_attempts=0,
+            error_code=None,
+            error_message="",
+        )
+        if moved:
+            queued.append(record_id)
+    for record_id in queued:
+        transaction.on_commit(lambda record_id=record_id: enqueue_download(record_id))
+    return len(queued), len(ids) - len(queued)
 
 
 # In-process pipeline --------------------------------------------------------

@@ -99,6 +99,8 @@ class AppConfig:
     stt_silence_threshold_dbfs: float
     stt_operator_channel: int
     transcribe_concurrency: int
+    stt_retry_delays_s: tuple[float, ...]
+    stt_stale_job_seconds: int
     whisper_rate_per_min_usd: Decimal
     usd_rub_rate: Decimal
     call_export_budget_usd: Decimal | None
@@ -257,6 +259,20 @@ class _Reader:
         return value
 
 
+def _retry_delays(parts: tuple[str, ...]) -> tuple[float, ...]:
+    """STT-06: the waits before retries 1, 2, 3…; a job makes ``len + 1`` calls at most."""
+    try:
+        delays = tuple(float(part) for part in parts)
+    except ValueError:
+        delays = ()
+    if not delays or any(not 0 <= delay <= 86400 for delay in delays):
+        raise ConfigError(
+            f"STT_RETRY_DELAYS_S={','.join(parts)!r} is not valid; accepted: seconds between 0 and 86400, "
+            "comma-separated, e.g. 10,30,60"
+        )
+    return delays
+
+
 def _range_hint(minimum: float | None, maximum: float | None) -> str:
     if minimum is not None and maximum is not None:
         return f" (accepted: {minimum}…{maximum})"
@@ -385,6 +401,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         stt_silence_threshold_dbfs=read.float("STT_SILENCE_THRESHOLD_DBFS", -45.0, minimum=-96, maximum=0),
         stt_operator_channel=read.int("STT_OPERATOR_CHANNEL", 0, minimum=0, maximum=1),
         transcribe_concurrency=read.int("TRANSCRIBE_CONCURRENCY", 10, minimum=1, maximum=100),
+        stt_retry_delays_s=_retry_delays(read.list("STT_RETRY_DELAYS_S", "10,30,60")),
+        stt_stale_job_seconds=read.int("STT_STALE_JOB_SECONDS", 1800, minimum=1),
         whisper_rate_per_min_usd=read.decimal("WHISPER_RATE_PER_MIN_USD", "0.006"),
         usd_rub_rate=read.decimal("USD_RUB_RATE", "100"),
         call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),

@@ -13,6 +13,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from mastermobile.transitions import TransitionTable
+
 COURIER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 IMEI_PATTERN = r"^[0-9]{14,16}$"
 MAX_LINES = 500
@@ -79,12 +81,17 @@ class Return(models.Model):
         WAREHOUSE = "warehouse", _("Warehouse")
 
     # RET-04: where each status may go next; rejected and cancelled are final.
-    TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING: frozenset({Status.ACCEPTED, Status.REJECTED, Status.CANCELLED}),
-        Status.ACCEPTED: frozenset({Status.CANCELLED}),
-        Status.REJECTED: frozenset(),
-        Status.CANCELLED: frozenset(),
-    }
+    # The history of changes needs ``save()``, so services check the table under a row lock
+    # instead of using its guarded ``move``.
+    TRANSITIONS = TransitionTable(
+        "return",
+        {
+            Status.PENDING: {Status.ACCEPTED, Status.REJECTED, Status.CANCELLED},
+            Status.ACCEPTED: {Status.CANCELLED},
+            Status.REJECTED: set(),
+            Status.CANCELLED: set(),
+        },
+    )
 
     return_id = models.UUIDField(_("return id"), primary_key=True, default=uuid.uuid4, editable=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -138,7 +145,7 @@ class Return(models.Model):
         return str(self.return_id)[:8]
 
     def can_become(self, status: str) -> bool:
-        return status in self.TRANSITIONS[self.status]
+        return self.TRANSITIONS.allows(self.status, status)
 
 
 class ReturnLine(models.Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,6 +18,7 @@ from calls.models import (
     CallRecordStatus,
     record_code_label,
 )
+from calls.services import record_retry_download
 from calls.storage import audio_content_type, default_storage
 from mastermobile import formatting
 from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
@@ -225,14 +226,19 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Retry download"), permissions=["change"])
     def retry_download(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> None:
-        from calls.tasks import enqueue_download
-
-        retried = queryset.filter(status__in=[CallRecordStatus.ERROR, CallRecordStatus.MISSING_AUDIO])
-        ids = list(retried.values_list("id", flat=True))
-        retried.update(status=CallRecordStatus.PENDING, download_attempts=0, error_code=None, error_message="")
-        for record_id in ids:
-            enqueue_download(record_id)
+        retried, refused = record_retry_download(queryset)
         self.message_user(
             request,
-            ngettext("%(count)d download queued.", "%(count)d downloads queued.", len(ids)) % {"count": len(ids)},
+            ngettext("%(count)d download queued.", "%(count)d downloads queued.", retried) % {"count": retried},
         )
+        if refused:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d record was left alone: only failed downloads can be retried.",
+                    "%(count)d records were left alone: only failed downloads can be retried.",
+                    refused,
+                )
+                % {"count": refused},
+                level=messages.WARNING,
+            )

@@ -167,18 +167,29 @@ def test_staff_without_permission_cannot_fetch_audio(client, exported, fake_b24)
     assert response.status_code in (403, 404)
 
 
-def test_the_retry_download_action_requeues_missing_audio(admin_client, exported, django_capture_on_commit_callbacks):
-    record = CallRecord.objects.filter(storage_path=None, status="skipped").first()
-    CallRecord.objects.filter(pk=record.pk).update(status="missing_audio", download_attempts=5, error_code="http_404")
+def test_the_retry_download_action_requeues_a_failed_download_and_refuses_missing_audio(
+    admin_client, exported, django_capture_on_commit_callbacks
+):
+    failed, missing = CallRecord.objects.filter(storage_path=None, status="skipped")[:2]
+    CallRecord.objects.filter(pk=failed.pk).update(status="error", download_attempts=5, error_code="max_attempts")
+    CallRecord.objects.filter(pk=missing.pk).update(status="missing_audio", download_attempts=5, error_code="http_404")
 
-    with mock.patch("calls.tasks.async_task") as queued:
-        admin_client.post(
-            reverse("admin:calls_callrecord_changelist"), {"action": "retry_download", "_selected_action": [record.pk]}
+    with mock.patch("calls.tasks.async_task") as queued, django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:calls_callrecord_changelist"),
+            {"action": "retry_download", "_selected_action": [failed.pk, missing.pk]},
+            follow=True,
         )
 
-    record.refresh_from_db()
-    assert (record.status, record.download_attempts, record.error_code) == ("pending", 0, None)
-    assert queued.call_count == 1
+    failed.refresh_from_db()
+    missing.refresh_from_db()
+    assert (failed.status, failed.download_attempts) == ("error", 0)
+    assert not failed.is_final
+    # CALL-11: missing_audio is final; the action says so instead of moving it.
+    assert (missing.status, missing.download_attempts) == ("missing_audio", 5)
+    assert [c.args[1] for c in queued.call_args_list] == [failed.pk]
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("1" in m for m in shown) and len(shown) == 2
 
 
 def stored_record(exported, fake_b24) -> CallRecord:

@@ -132,10 +132,17 @@ def test_a_download_refused_by_the_open_circuit_gives_its_attempt_back(listed, f
 
     outcome = download(record)
 
-    assert outcome.status == "pending"
+    # CALL-11 has no downloading → pending: the record waits as a retryable error, its attempt given back.
+    assert outcome.status == "error"
     assert fake_b24.count() == before
     record.refresh_from_db()
-    assert (record.status, record.download_attempts, record.attempts, record.error_code) == ("pending", 0, 0, None)
+    assert (record.status, record.download_attempts, record.attempts, record.error_code) == (
+        "error",
+        0,
+        0,
+        "integration.unavailable",
+    )
+    assert not record.is_final
 
 
 def test_a_failed_record_refused_by_the_open_circuit_keeps_its_retry_schedule(listed, fake_b24, open_circuit):
