@@ -20,7 +20,7 @@ from integrations.stt.errors import (
     UnexpectedAnswer,
     UnsupportedFormat,
 )
-from integrations.stt.factory import client_from_config, recording_settings_from_config
+from integrations.stt.factory import client_from_config, recording_settings_from_config, transcriber_for_engine
 from integrations.stt.languages import iso_639_1
 from integrations.stt.recording import (
     CLIENT_LABEL,
@@ -31,10 +31,13 @@ from integrations.stt.recording import (
     language_hint,
     transcribe_recording,
 )
+from integrations.stt.stub import STUB_ENGINE, STUB_TEXT, StubTranscriber
 
 __all__ = [
     "CLIENT_LABEL",
     "OPERATOR_LABEL",
+    "STUB_ENGINE",
+    "STUB_TEXT",
     "AudioChunk",
     "AudioConversionFailed",
     "AudioInfo",
@@ -49,6 +52,7 @@ __all__ = [
     "RecordingSettings",
     "RecordingTranscript",
     "Segment",
+    "StubTranscriber",
     "TranscribedSegment",
     "TranscriptionClient",
     "TranscriptionDisabled",
@@ -64,5 +68,6 @@ __all__ = [
     "recording_settings_from_config",
     "split_for_upload",
     "transcribe_recording",
+    "transcriber_for_engine",
     "transcription_cost",
 ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from integrations.stt.client import MAX_UPLOAD_BYTES, TranscriptionClient
 from integrations.stt.errors import TranscriptionDisabled
 from integrations.stt.recording import RecordingSettings
+from integrations.stt.stub import STUB_ENGINE, StubTranscriber
 
 if TYPE_CHECKING:
     from mastermobile.config import AppConfig
@@ -34,6 +35,15 @@ def client_from_config(config: AppConfig, **overrides: Any) -> TranscriptionClie
     }
     options.update(overrides)
     return TranscriptionClient(**options)
+
+
+def transcriber_for_engine(config: AppConfig, engine: str, **overrides: Any) -> TranscriptionClient | StubTranscriber:
+    """STT-03: ``stub`` is always available; ``openai-whisper`` only while STT is enabled."""
+    if engine == STUB_ENGINE:
+        return StubTranscriber()
+    if engine != "openai-whisper":
+        raise ValueError(f"unknown STT engine {engine!r}; accepted: openai-whisper, stub")
+    return client_from_config(config, **overrides)
 
 
 def recording_settings_from_config(config: AppConfig) -> RecordingSettings:

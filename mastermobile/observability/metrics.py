@@ -23,3 +23,24 @@ INTEGRATION_FAILURES = Counter(
 )
 QUEUE_LAG = Gauge("queue_lag_seconds", "Age of the oldest queued task.", ["queue_name"])
 EVENTS_DLQ = Counter("events_dlq_total", "Events moved to the dead-letter state.", ["event_type"])
+
+# Spec 03, STT-41: the call export and transcription pipeline, on the worker exporter.
+STT_JOBS = Counter("stt_jobs_total", "Transcription job outcomes and retries.", ["status"])
+STT_JOB_DURATION = Histogram("stt_job_duration_seconds", "Time from pick-up to the end of one transcription job.")
+CALL_EXPORT_RUNS = Counter("call_export_runs_total", "Finished call export runs by final status.", ["status"])
+CALL_EXPORT_SUCCESS = Counter(
+    "call_export_success_total", "Records ending completed, or skipped by design (SLO numerator)."
+)
+CALL_EXPORT_DURATION = Histogram(
+    "call_export_duration_seconds",
+    "Wall time of finished call export runs.",
+    ["status"],
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400),
+)
+CALL_TRANSCRIPTS = Counter("call_transcripts_total", "Call record outcomes.", ["status"])
+CALL_TRANSCRIPTION_MINUTES = Counter("call_transcription_minutes_total", "Billable transcription minutes.")
+CALL_EXPORT_COST = Counter("call_export_cost_total", "USD spent on transcription.")
+CALL_EXPORT_RETRY = Counter("call_export_retry_total", "Retries of the call export by stage.", ["stage"])
+CALL_EXPORT_TRANSCRIBE_FAILURES = Counter(
+    "call_export_transcribe_failures_total", "Transcription provider failures by code.", ["code"]
+)
