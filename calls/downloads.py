@@ -7,6 +7,7 @@ SHA-256 checksum, and the record ends stored, in a retryable error, or final.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from calls.models import (
     CallRecord,
     CallRecordStatus,
 )
-from calls.storage import InvalidAudio, audio_key, save_stream
+from calls.storage import InvalidAudio, audio_extension, audio_key, default_storage, save_stream
 from integrations.bitrix24 import (
     Bitrix24AuthError,
     Bitrix24Client,
@@ -38,6 +39,7 @@ from integrations.bitrix24 import (
     RequestContext,
     client_from_config,
 )
+from integrations.stt import AudioConversionFailed, AudioInfo, probe
 from mastermobile.observability.logging import Redactor
 
 logger = logging.getLogger(__name__)
@@ -181,20 +183,18 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
     context = RequestContext(
         stage="download", event="call_export.recording", call_id=record.call_id, record_id=record.record_id
     )
-    key = audio_key(
-        call_id=record.call_id,
-        record_id=record.record_id,
-        recording_url=record.recording_url,
-        call_started_at=record.call_started_at,
-    )
     try:
         url = record.recording_url or client.disk_download_url(record.record_id, context=context)
         with client.open_recording(url, context=context) as response:
-            stored = save_stream(
-                key,
-                _body(response, client),
-                content_type=response.headers.get("Content-Type"),
+            head, body = _peeked(_body(response, client))
+            key = audio_key(
+                call_id=record.call_id,
+                record_id=record.record_id,
+                recording_url=record.recording_url,
+                call_started_at=record.call_started_at,
+                extension=audio_extension(head),
             )
+            stored = save_stream(key, body, content_type=response.headers.get("Content-Type"))
     except Bitrix24Unavailable:
         return _download_deferred(before)
     except Bitrix24AuthError as error:
@@ -216,6 +216,16 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
     return _download_succeeded(record, stored.key, stored.sha256)
 
 
+def _peeked(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first non-empty chunk, and the whole body again (that chunk included)."""
+    head = b""
+    for chunk in chunks:
+        if chunk:
+            head = chunk
+            break
+    return head, itertools.chain([head] if head else [], chunks)
+
+
 def _body(response: requests.Response, client: Bitrix24Client) -> Iterator[bytes]:
     """The response chunks, with transport failures mid-stream turned into Bitrix24 errors."""
     try:
@@ -228,22 +238,74 @@ def _body(response: requests.Response, client: Bitrix24Client) -> Iterator[bytes
 
 
 def _download_succeeded(record: CallRecord, key: str, checksum: str) -> DownloadOutcome:
+    """Audio stored: note its real format and length, then hand it to the transcription stage (CALL-16, STT-01, STT-02).
+
+    STT off → ``skipped``/``stt_disabled`` and no job; longer than
+    ``STT_MAX_FILE_MINUTES`` → ``skipped``/``duration_limit_exceeded`` and no job;
+    otherwise ``downloaded`` with its job created in the same transaction.
+    """
+    from calls import transcription  # transcription imports this module's siblings only; avoids a cycle
+
     if record.checksum and record.checksum != checksum:
         logger.warning(
             "call_export.recording",
             extra={"event": "call_export.recording", "stage": "checksum_changed", "call_id": record.call_id},
         )
-    stt_enabled = settings.APP_CONFIG.stt_enabled
-    status, code = (S.DOWNLOADED, None) if stt_enabled else (S.SKIPPED, "stt_disabled")
-    CallRecord.objects.filter(pk=record.pk).update(
-        storage_path=key,
-        checksum=checksum,
-        status=status,
-        error_code=code,
-        error_message="",
-        updated_at=timezone.now(),
-    )
-    return DownloadOutcome(status, code)
+    config = settings.APP_CONFIG
+    audio = _probe(key)
+    fields: dict[str, Any] = {
+        "storage_path": key,
+        "checksum": checksum,
+        "error_code": None,
+        "error_message": "",
+        "audio_format": audio.extension.lstrip(".") if audio else "",
+        "audio_codec": audio.codec[:32] if audio else "",
+        "audio_duration_sec": audio.duration_seconds if audio else None,
+    }
+    status = S.DOWNLOADED
+    if not config.stt_enabled:
+        status, fields["error_code"] = S.SKIPPED, "stt_disabled"
+    elif audio and audio.duration_seconds > config.stt_max_file_minutes * 60:
+        status, fields["error_code"] = S.SKIPPED, "duration_limit_exceeded"
+        fields["error_message"] = (
+            f"the recording lasts {audio.duration_seconds / 60:.1f} min, more than the "
+            f"{config.stt_max_file_minutes} min limit; {config.stt_error_hint_413}"
+        )
+    skip_code = fields.pop("error_code") if status == S.SKIPPED else None
+    skip_message = fields.pop("error_message") if status == S.SKIPPED else ""
+    with transaction.atomic():
+        # CALL-11 skips from ``downloaded``: the audio is stored either way, so re-running
+        # the period once the cause is gone needs no new download.
+        moved = RECORD_TRANSITIONS.move(CallRecord, record.pk, S.DOWNLOADED, only_from=[S.DOWNLOADING], **fields)
+        if moved and status == S.SKIPPED:
+            RECORD_TRANSITIONS.move(
+                CallRecord,
+                record.pk,
+                S.SKIPPED,
+                only_from=[S.DOWNLOADED],
+                error_code=skip_code,
+                error_message=skip_message,
+            )
+        elif moved:
+            transcription.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
+    return DownloadOutcome(status, skip_code)
+
+
+def _probe(key: str) -> AudioInfo | None:
+    """Container, codec and duration of the stored file; None when FFmpeg cannot read it.
+
+    An unreadable file is not a download failure: the bytes are what Bitrix24
+    holds, and the transcription stage reports ``audio_conversion_failed``.
+    """
+    try:
+        with default_storage().open(key, "rb") as handle:
+            return probe(handle)
+    except AudioConversionFailed as error:
+        logger.warning(
+            "call_export.recording",
+            extra={"event": "call_export.recording", "stage": "probe_failed", "key": key, "error": str(error)},
+        )
+        return None
 
 
 def _download_deferred(before: CallRecord) -> DownloadOutcome:

@@ -479,7 +479,17 @@ class TranscriptionJob(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     duration_seconds = models.FloatField(_("job duration, s"), null=True, blank=True)
     audio_seconds = models.FloatField(_("billed audio, s"), null=True, blank=True)
+    billable_minutes = models.PositiveIntegerField(_("billable minutes"), default=0)
     cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=6, default=0)
+    dispatched_at = models.DateTimeField(
+        _("handed to a worker at"),
+        null=True,
+        blank=True,
+        help_text=_("When a task was queued for it; keeps the same job from being queued twice."),
+    )
+    history = models.JSONField(
+        _("history"), default=list, blank=True, help_text=_("Requeues and re-transcriptions: who, when, why.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

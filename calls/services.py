@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from calls import transcription
 from calls.downloads import client_for_run, record_download, records_to_download, release_downloading
 from calls.mapping import record_fields
 from calls.models import (
@@ -33,6 +34,8 @@ from calls.models import (
     CallRecord,
     CallRecordStatus,
     InvalidTransition,
+    TranscriptionJob,
+    TranscriptionJobStatus,
 )
 from calls.storage import storage_writable
 from integrations.bitrix24 import (
@@ -40,6 +43,7 @@ from integrations.bitrix24 import (
     Bitrix24Error,
 )
 from mastermobile.observability.logging import Redactor
+from mastermobile.observability.metrics import CALL_EXPORT_DURATION, CALL_EXPORT_RUNS
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +148,7 @@ def call_export_cancel(*, run: CallExport) -> CallExport:
         except InvalidTransition as error:
             raise CallExportError(str(error)) from None
         run.save(update_fields=["status", "finished_at", "updated_at"])
+    _count_finished(run)
     return run
 
 
@@ -155,6 +160,7 @@ def call_export_fail(*, run: CallExport, reason: str) -> CallExport:
             run.transition_to(CallExportStatus.ERROR)
             run.error_message = Redactor(settings.APP_CONFIG.secrets).text(reason)[:1000]
             run.save(update_fields=["status", "finished_at", "error_message", "updated_at"])
+            transaction.on_commit(lambda: _count_finished(run))
     logger.error(
         "call_export.failed: %s",
         run.error_message,
@@ -291,6 +297,10 @@ def _upsert_mapped(run: CallExport, mapped: dict[tuple[str, str], dict[str, Any]
         CallRecord.objects.bulk_update(
             updated, [*record_fields_names(), "run", "status", "error_code", "error_message", "updated_at"]
         )
+        # STT-01: records skipped while STT was off get their job now it is on.
+        for row in updated:
+            if row.status == S.DOWNLOADED:
+                transcription.job_enqueue(row)
     return already_completed
 
 
@@ -322,10 +332,19 @@ def call_export_refresh(*, run: CallExport) -> CallExport:
         else:
             _apply_counters(run, int(checkpoint.get("already_completed", 0)))
         finished = checkpoint.get("listed") and (run.is_dry_run or not run.records.exclude(FINAL_RECORD_Q).exists())
-        if finished and run.status == CallExportStatus.IN_PROGRESS:
+        closed = finished and run.status == CallExportStatus.IN_PROGRESS
+        if closed:
             run.transition_to(CallExportStatus.COMPLETED)
         run.save()
+    if closed:
+        _count_finished(run)
     return run
+
+
+def _count_finished(run: CallExport) -> None:
+    CALL_EXPORT_RUNS.labels(status=run.status).inc()
+    if run.finished_at:
+        CALL_EXPORT_DURATION.labels(status=run.status).observe((run.finished_at - run.started_at).total_seconds())
 
 
 def _apply_counters(run: CallExport, already_completed: int) -> None:
@@ -352,7 +371,14 @@ def _apply_counters(run: CallExport, already_completed: int) -> None:
     run.skipped_by_reason = {code or "unknown": count for code, count in skipped}
     run.skipped_calls = sum(run.skipped_by_reason.values())
     run.total_duration_sec = counts["seconds"] or 0
+    # STT-10: the sum of the unrounded record costs, rounded half-up to cents once.
     run.total_cost = Decimal(counts["cost"] or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    run.transcribed_minutes = (
+        TranscriptionJob.objects.filter(
+            call_record__run=run, call_record__status=S.COMPLETED, status=TranscriptionJobStatus.SUCCEEDED
+        ).aggregate(minutes=Sum("billable_minutes"))["minutes"]
+        or 0
+    )
 
 
 def _apply_estimate(run: CallExport) -> None:
@@ -405,10 +431,12 @@ def record_retry_download(records: QuerySet[CallRecord]) -> tuple[int, int]:
 
 
 def call_export_process(*, run: CallExport, progress: Progress = _noop) -> CallExport:
-    """List, download and close a run in this process (``manage.py call_export`` without a cluster).
+    """List, download, transcribe and close a run in this process (``manage.py call_export`` without a cluster).
 
     One download attempt per record and pass; records left in a retryable
     ``error`` wait for the supervisor schedule or the next ``--resume``.
+    Transcription runs the same attempts as the worker's tasks
+    (:func:`calls.transcription.run_in_process`), retries waited for here.
     """
     client = client_for_run(run)
     if not call_export_list(run=run, client=client, progress=progress):
@@ -422,4 +450,5 @@ def call_export_process(*, run: CallExport, progress: Progress = _noop) -> CallE
                 break
             record_download(record_id=record_id, client=client)
             progress("download", done, len(pending))
+        transcription.run_in_process(run, progress=progress)
     return call_export_refresh(run=run)

@@ -41,6 +41,21 @@ def audio_content_type(head: bytes) -> str:
     return "application/octet-stream"
 
 
+# STT-20: the audio key's extension follows the bytes; ``.mp3`` when they tell nothing.
+_EXTENSION_BY_CONTENT_TYPE = {
+    "audio/wav": ".wav",
+    "audio/ogg": ".ogg",
+    "audio/flac": ".flac",
+    "audio/mp4": ".m4a",
+    "audio/webm": ".webm",
+    "audio/mpeg": ".mp3",
+}
+
+
+def audio_extension(head: bytes) -> str:
+    return _EXTENSION_BY_CONTENT_TYPE.get(audio_content_type(head), ".mp3")
+
+
 class InvalidAudio(Exception):
     """An empty body or an HTML page where audio was expected (STT-23)."""
 
@@ -77,10 +92,19 @@ def _day(call_started_at: datetime | None, now: datetime | None) -> str:
 
 
 def audio_key(
-    *, call_id: str, record_id: str | None, recording_url: str | None, call_started_at: datetime | None, now=None
+    *,
+    call_id: str,
+    record_id: str | None,
+    recording_url: str | None,
+    call_started_at: datetime | None,
+    now=None,
+    extension: str = ".mp3",
 ) -> str:
-    """``raw/YYYY/MM/DD/call_<call_id>_<suffix>.mp3`` (STT-20)."""
-    return f"raw/{_day(call_started_at, now)}/call_{sanitise(call_id)}_{_suffix(call_id, record_id, recording_url)}.mp3"
+    """``raw/YYYY/MM/DD/call_<call_id>_<suffix><extension>`` (STT-20); the extension comes from :func:`audio_extension`."""
+    return (
+        f"raw/{_day(call_started_at, now)}/"
+        f"call_{sanitise(call_id)}_{_suffix(call_id, record_id, recording_url)}{extension}"
+    )
 
 
 def transcript_key(
@@ -91,6 +115,12 @@ def transcript_key(
         f"transcripts/{_day(call_started_at, now)}/"
         f"call_{sanitise(call_id)}_{_suffix(call_id, record_id, recording_url)}.txt"
     )
+
+
+def summary_key(*, call_id: str, created_at: datetime) -> str:
+    """``summaries/YYYY/MM/DD/call_<call_id>_<YYYYMMDDTHHMMSSZ>.md``, dated by creation (STT-20)."""
+    moment = created_at.astimezone(UTC)
+    return f"summaries/{moment:%Y/%m/%d}/call_{sanitise(call_id)}_{moment:%Y%m%dT%H%M%SZ}.md"
 
 
 def _validated(chunks: Iterable[bytes], content_type: str | None) -> Iterator[bytes]:
@@ -113,10 +143,17 @@ def save_stream(
     key: str, chunks: Iterable[bytes], *, content_type: str | None = None, storage: Storage | None = None
 ) -> StoredFile:
     """Write ``chunks`` to ``key`` atomically; return the SHA-256 and size.  Nothing is stored on error."""
-    storage = storage or default_storage()
+    return _write(key, _validated(chunks, content_type), storage or default_storage())
+
+
+def save_text(key: str, text: str, *, storage: Storage | None = None) -> StoredFile:
+    """Write UTF-8 text (no BOM) to ``key`` atomically: transcripts, summaries, reports."""
+    return _write(key, [text.encode("utf-8")], storage or default_storage())
+
+
+def _write(key: str, body: Iterable[bytes], storage: Storage) -> StoredFile:
     digest = hashlib.sha256()
     size = 0
-    body = _validated(chunks, content_type)
     if isinstance(storage, FileSystemStorage):
         target = Path(storage.path(key))
         target.parent.mkdir(parents=True, exist_ok=True)

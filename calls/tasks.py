@@ -11,18 +11,32 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from django_q.tasks import async_task
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
 
-from calls import downloads, services
+from calls import downloads, services, transcription
 from calls.models import MAX_DOWNLOAD_ATTEMPTS, CallExport, CallExportStatus, CallRecord, CallRecordStatus
 
 logger = logging.getLogger(__name__)
 S = CallRecordStatus
 PENDING_REQUEUE_AFTER = timedelta(minutes=5)
+# STT-06: a transcription task is killed after 900 s; the cluster's ``retry`` (1860 s) is longer,
+# so a slow task is never delivered twice while it still runs.
+TRANSCRIBE_TASK_TIMEOUT = 900
+# A retry due within this is queued at once; later ones wait in a one-off schedule.
+IMMEDIATE_RETRY = timedelta(seconds=1)
 
 
 def enqueue_download(record_id: int) -> None:
     async_task("calls.tasks.download_recording", record_id, task_name=f"call_export.download.{record_id}")
+
+
+def enqueue_transcription(job_id: str) -> None:
+    async_task("calls.tasks.transcribe", job_id, task_name=f"stt.transcribe.{job_id}", timeout=TRANSCRIBE_TASK_TIMEOUT)
+
+
+def dispatch_transcriptions() -> list[str]:
+    return transcription.dispatch(enqueue=enqueue_transcription)
 
 
 def list_calls(run_id: str) -> None:
@@ -52,6 +66,32 @@ def download_recording(record_id: int) -> str:
         next_id = downloads.next_download(record_id=record_id)
         if next_id is not None:
             enqueue_download(next_id)
+    if outcome.status == S.DOWNLOADED:
+        dispatch_transcriptions()
+    return outcome.status
+
+
+def transcribe(job_id: str) -> str:
+    """One transcription attempt (STT-06); a retry becomes a new task, and a finished job hands its slot on.
+
+    The worker never sleeps: a retry due later is a one-off django-q2 schedule
+    at ``next_attempt_at``.
+    """
+    outcome = transcription.job_run(job_id)
+    if outcome.retry_at is not None:
+        if outcome.retry_at - timezone.now() <= IMMEDIATE_RETRY:
+            enqueue_transcription(job_id)
+        else:
+            schedule(
+                "calls.tasks.transcribe",
+                job_id,
+                name=f"stt.retry.{job_id}.{outcome.retry_at:%Y%m%dT%H%M%S%f}",
+                schedule_type=Schedule.ONCE,
+                next_run=outcome.retry_at,
+                repeats=-1,
+            )
+    if outcome.worked:
+        dispatch_transcriptions()
     return outcome.status
 
 
@@ -62,6 +102,7 @@ def supervise_runs() -> None:
     handed on by a finished download, or for the next minute.
     """
     now = timezone.now()
+    stalled_jobs = transcription.release_stale(now=now)
     for run in CallExport.objects.filter(status=CallExportStatus.IN_PROGRESS):
         stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - downloads.STALE_AFTER)
         released = stuck.count()
@@ -84,6 +125,12 @@ def supervise_runs() -> None:
                     "status": run.status,
                 },
             )
+    dispatched = dispatch_transcriptions()
+    if stalled_jobs or dispatched:
+        logger.info(
+            "stt.supervised",
+            extra={"event": "stt.supervised", "released": stalled_jobs, "dispatched": len(dispatched)},
+        )
 
 
 def poll_bitrix24() -> str:

@@ -57,14 +57,15 @@ class TransitionTable:
 
     def move(
         self,
-        model: type[models.Model] | models.QuerySet,
+        rows: type[models.Model] | models.QuerySet,
         pk: Any,
         target: str,
+        /,
         *,
         only_from: Iterable[str] | None = None,
         **fields: Any,
     ) -> bool:
-        """Set ``target`` (and ``fields``) on row ``pk`` if its current status may become ``target``.
+        """Set ``target`` (and ``fields``) on row ``pk`` of ``rows`` (a model or a narrower queryset) if its status may become ``target``.
 
         ``only_from`` narrows the allowed sources further (e.g. "only a
         ``running`` job may succeed here").  Asking for a source the table
@@ -78,7 +79,7 @@ class TransitionTable:
             if forbidden:
                 raise InvalidTransition(self.name, ",".join(sorted(forbidden)), target)
             sources = wanted
-        queryset = model if isinstance(model, models.QuerySet) else model._default_manager.all()
+        queryset = rows if isinstance(rows, models.QuerySet) else rows._default_manager.all()
         if "updated_at" in {field.name for field in queryset.model._meta.concrete_fields}:
             fields.setdefault("updated_at", timezone.now())
         moved = queryset.filter(pk=pk, **{f"{self.field}__in": sources}).update(**{self.field: target}, **fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from unittest import mock
 
 import boto3
 import pytest
@@ -12,8 +13,9 @@ from django.core.files.storage import storages
 from moto.server import ThreadedMotoServer
 
 from calls import downloads, services
-from calls.models import CallExport, CallExportStatus, CallRecord
+from calls.models import CallExport, CallExportStatus, CallRecord, TranscriptionJob
 from calls.storage import audio_key, sanitise, save_stream, transcript_key
+from integrations.stt import AudioInfo
 from tests.fakes.audio import wav_bytes
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +49,12 @@ def test_a_download_stores_the_audio_under_its_key_with_its_checksum(listed, fak
         record_id=record.record_id,
         recording_url=record.recording_url,
         call_started_at=record.call_started_at,
+        extension=".wav",
     )
+    # STT-20: the extension, format and length come from the bytes, not from a fixed ".mp3".
+    assert record.storage_path.endswith(".wav")
+    assert (record.audio_format, record.audio_codec) == ("wav", "pcm_s16le")
+    assert record.audio_duration_sec == pytest.approx(0.25, abs=0.01)
     assert (storage_dir / record.storage_path).read_bytes() == wav_bytes(0)
     assert record.checksum == hashlib.sha256(wav_bytes(0)).hexdigest()
     assert not [p for p in storage_dir.rglob(".*.part")]
@@ -58,9 +65,29 @@ def test_a_download_leaves_records_downloaded_when_stt_is_enabled(listed, fake_b
 
     settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, openai_api_key="sk-test", stt_max_file_minutes=60)
 
-    outcome = download(record_of(fake_b24, 0))
+    record = record_of(fake_b24, 0)
+    outcome = download(record)
 
     assert (outcome.status, outcome.error_code) == ("downloaded", None)
+    # Its transcription job exists from the same transaction on (CALL-16).
+    job = TranscriptionJob.objects.get(call_record=record)
+    assert (job.status, job.engine, job.attempts) == ("queued", "openai-whisper", 0)
+
+
+def test_a_recording_over_the_duration_limit_is_skipped_without_a_job(listed, fake_b24, settings):
+    import dataclasses
+
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, openai_api_key="sk-test", stt_max_file_minutes=60)
+    record = record_of(fake_b24, 0)
+    CallRecord.objects.filter(pk=record.pk).update(duration_sec=10)
+    with mock.patch("calls.downloads.probe") as probe:
+        probe.return_value = AudioInfo("wav", "pcm_s16le", 1, 8000, 61 * 60.0, ".wav")
+        outcome = download(record)
+
+    record.refresh_from_db()
+    assert (outcome.status, outcome.error_code) == ("skipped", "duration_limit_exceeded")
+    assert "61.0 min" in record.error_message and record.storage_path
+    assert not TranscriptionJob.objects.filter(call_record=record).exists()
 
 
 def test_a_stored_recording_is_not_downloaded_again(listed, fake_b24):
