@@ -92,6 +92,8 @@ def transcribe(job_id: str) -> str:
             )
     if outcome.worked:
         dispatch_transcriptions()
+        if outcome.run_id is not None:
+            services.call_export_close_if_done(run_id=outcome.run_id)
     return outcome.status
 
 

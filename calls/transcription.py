@@ -18,6 +18,7 @@ record and the cost is set, never added, so a recording is counted once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -92,6 +93,7 @@ class JobOutcome:
     error_code: str | None = None
     worked: bool = True
     retry_at: datetime | None = None
+    run_id: Any = None
 
 
 # Enqueueing and dispatch -----------------------------------------------------
@@ -290,7 +292,7 @@ def job_run(job_id: str, *, transcriber: Any = None, now: Callable[[], datetime]
         else:
             outcome = _finish_succeeded(job, result, now, elapsed=time.monotonic() - started)
     STT_JOB_DURATION.observe(time.monotonic() - started)
-    return outcome
+    return dataclasses.replace(outcome, run_id=job.call_record.run_id)
 
 
 def _transcribe(job: TranscriptionJob, transcriber: Any) -> RecordingTranscript:

@@ -26,6 +26,42 @@ GUNICORN = [
 ]
 
 
+@contextlib.contextmanager
+def scratch_database(suffix: str, sqlite_dir) -> Iterator[str]:
+    """A ``DATABASE_URL`` of an empty database for processes the test starts, on the test run's server.
+
+    On PostgreSQL, ``<test database>_<suffix>`` is created and dropped again
+    (``WITH (FORCE)``: a killed process may still hold a connection); on
+    SQLite, a file in ``sqlite_dir``.
+    """
+    import psycopg
+
+    default = settings.DATABASES["default"]
+    if not default["ENGINE"].endswith("postgresql"):
+        yield f"sqlite:///{sqlite_dir / f'{suffix}.sqlite3'}"
+        return
+    name = f"{default['NAME']}_{suffix}"
+    server = {
+        key: value
+        for key, value in {
+            "host": default["HOST"],
+            "port": default["PORT"],
+            "user": default["USER"],
+            "password": default["PASSWORD"],
+        }.items()
+        if value
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    credentials = server.get("user", "postgres") + (f":{server['password']}" if "password" in server else "")
+    try:
+        yield f"postgres://{credentials}@{server.get('host', '127.0.0.1')}:{server.get('port', 5432)}/{name}"
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import jwt
-import psycopg
 import pytest
-from django.conf import settings
 
-from tests.processes import GUNICORN, free_port, http_get, manage, process_env, running
+from tests.processes import GUNICORN, free_port, http_get, manage, process_env, running, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -39,28 +37,8 @@ def token(role: str = "admin", sub: str = "ops-admin", lifetime: timedelta = tim
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory, django_db_setup) -> Iterator[str]:
-    default = settings.DATABASES["default"]
-    if not default["ENGINE"].endswith("postgresql"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('live-probes') / 'db.sqlite3'}"
-        return
-    name = f"{default['NAME']}_live"
-    server = {
-        key: value
-        for key, value in {
-            "host": default["HOST"],
-            "port": default["PORT"],
-            "user": default["USER"],
-            "password": default["PASSWORD"],
-        }.items()
-        if value
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    credentials = server.get("user", "postgres") + (f":{server['password']}" if "password" in server else "")
-    yield f"postgres://{credentials}@{server.get('host', '127.0.0.1')}:{server.get('port', 5432)}/{name}"
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("live", tmp_path_factory.mktemp("live-probes")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
