@@ -321,6 +321,9 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # With DEBUG, Django logs every SQL statement with its parameters at DEBUG: request data.
         "django.db.backends": {"level": "INFO"},
+        # The openai SDK's HTTP client logs every request at INFO; the outbound policy's
+        # stt.transcribe lines say the same with the job's context, so only its warnings stay.
+        "httpx2": {"level": "WARNING"},
     },
 }
 

@@ -5,7 +5,10 @@ nothing here reads settings at import time.  The webhook token appears only
 inside the request URL handed to ``requests``: every log line, exception and
 integration-log row carries the masked form from :meth:`Bitrix24Client.mask`.
 Answer shapes and error classification live in
-:mod:`integrations.bitrix24.responses`.
+:mod:`integrations.bitrix24.responses`; throttling, retries, the circuit
+breaker, the failure metric and the integration-log rows are the shared
+:class:`~integrations.outbound.OutboundPolicy`, set up for Bitrix24 by
+:func:`outbound_policy`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import requests
 from integrations.bitrix24.errors import (
     Bitrix24Error,
     Bitrix24PayloadError,
-    Bitrix24RateLimited,
     Bitrix24TransportError,
     Bitrix24Unavailable,
 )
@@ -36,8 +38,8 @@ from integrations.bitrix24.responses import (
     page_from,
     parse_json,
 )
-from integrations.circuitbreaker import CircuitBreaker, Permit
-from mastermobile.observability.metrics import INTEGRATION_FAILURES
+from integrations.circuitbreaker import CircuitBreaker
+from integrations.outbound import Backoff, Limiter, OutboundPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +81,50 @@ class RequestContext:
 LISTING = RequestContext()
 
 
+@dataclass(frozen=True)
+class Bitrix24Backoff(Backoff):
+    """B24-08: the shared doubling capped at 120 s, except ``OPERATION_TIME_LIMIT`` (the method is blocked for 10 minutes)."""
+
+    cap_seconds: float = MAX_RETRY_WAIT_SECONDS
+
+    def __call__(self, attempt: int, error: Bitrix24Error) -> float:
+        if self.base_seconds > 0 and error.error == "OPERATION_TIME_LIMIT":
+            return OPERATION_TIME_LIMIT_WAIT_SECONDS
+        return super().__call__(attempt, error)
+
+
+def outbound_policy(
+    *,
+    breaker: CircuitBreaker,
+    limiter: RateLimiter,
+    backoff_seconds: float = 5.0,
+    max_attempts: int = 5,
+    correlation_id: str | None = None,
+    audit: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> OutboundPolicy:
+    """The shared outbound policy as Bitrix24 needs it: its errors, the B24-08 backoff and this module's log lines."""
+    return OutboundPolicy(
+        system="b24",
+        breaker=breaker,
+        errors=Bitrix24Error,
+        unavailable=Bitrix24Unavailable.circuit_open,
+        limiter=limiter,
+        max_attempts=max_attempts,
+        backoff=Bitrix24Backoff(backoff_seconds),
+        audit=audit,
+        correlation_id=correlation_id,
+        sleep=sleep,
+        logger=logger,
+    )
+
+
 class Bitrix24Client:
-    """Inbound-webhook client: URL building, throttling, retries, the circuit breaker and typed errors."""
+    """Inbound-webhook client: URL building, answers and typed errors; every request goes through ``policy``.
+
+    The policy (:func:`outbound_policy`) owns throttling, retries, the circuit
+    breaker, the failure metric and the integration-log rows.
+    """
 
     def __init__(
         self,
@@ -88,30 +132,26 @@ class Bitrix24Client:
         base_url: str,
         user_id: str,
         token: str,
-        limiter: RateLimiter,
-        breaker: CircuitBreaker,
-        backoff_seconds: float = 5.0,
-        max_attempts: int = 5,
+        policy: OutboundPolicy,
         timeout: float = 30.0,
         use_batch: bool = True,
-        correlation_id: str | None = None,
-        audit: bool = True,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = normalise_base_url(base_url)
         self.user_id = str(user_id).strip()
         self.token = token.strip()
-        self.limiter = limiter
-        self.breaker = breaker
-        self.backoff_seconds = backoff_seconds
-        self.max_attempts = max(1, max_attempts)
+        self.policy = policy
         self.timeout = timeout
         self.use_batch = use_batch
-        self.correlation_id = correlation_id
-        self.audit = audit
         self.session = session or requests.Session()
-        self.sleep = sleep
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self.policy.breaker
+
+    @property
+    def limiter(self) -> Limiter | None:
+        return self.policy.limiter
 
     # URLs and masking -------------------------------------------------
 
@@ -268,117 +308,41 @@ class Bitrix24Client:
         stream: bool = False,
         **request: Any,
     ) -> tuple[requests.Response, dict[str, Any]]:
-        """Send through the circuit breaker: one outcome per call, counted after its retries (PLAT-64)."""
+        """One request through the outbound policy: circuit breaker, limiter, retries, metrics, audit."""
         masked = self.mask(url)
-        permit = self.breaker.admit()
-        if permit is Permit.REFUSED:
-            INTEGRATION_FAILURES.labels(system="b24", reason="circuit_open", retry_stage=context.stage).inc()
-            self._log(context, "failure", 0, error_code=Bitrix24Unavailable.code)
-            raise Bitrix24Unavailable(f"Bitrix24 is unavailable (circuit open), not sent: {masked}", url=masked)
-        try:
-            sent = self._send_with_retries(http_method, url, masked, context, stream, request)
-        except Bitrix24Error as error:
-            # Only failures that say the portal is unwell count; a 4xx answer means it is up.
-            self.breaker.record(ok=not error.retryable, permit=permit)
-            raise
-        self.breaker.record(ok=True, permit=permit)
-        return sent
-
-    def _send_with_retries(
-        self, http_method: str, url: str, masked: str, context: RequestContext, stream: bool, request: dict[str, Any]
-    ) -> tuple[requests.Response, dict[str, Any]]:
-        for attempt in range(1, self.max_attempts + 1):
-            waited = self.limiter.acquire()
-            if waited:
-                self._log(context, "throttle", attempt, rate_limit_delay=round(waited, 3))
-            self._log(context, "request", attempt)
-            try:
-                response = self.session.request(
-                    http_method, url, timeout=(self.timeout, self.timeout), stream=stream, **request
-                )
-            except requests.Timeout:
-                # The requests exception text carries the raw URL: never chain it.
-                error: Bitrix24Error = Bitrix24TransportError(
-                    f"Bitrix24 request timed out: {masked}", url=masked, timeout=True
-                )
-            except requests.RequestException as exc:
-                error = Bitrix24TransportError(
-                    f"Bitrix24 request failed ({exc.__class__.__name__}): {masked}", url=masked
-                )
-            else:
-                try:
-                    payload = (
-                        check_stream(response, masked, self.mask) if stream else parse_json(response, masked, self.mask)
-                    )
-                except Bitrix24Error as exc:
-                    response.close()
-                    error = exc
-                else:
-                    self._log(context, "success" if not stream else "completed", attempt, status_code=200)
-                    self._audit(masked, "success", 200, context, attempt)
-                    return response, payload
-
-            give_up = not error.retryable or attempt >= self.max_attempts
-            if isinstance(error, Bitrix24RateLimited):
-                self.limiter.record_rate_limited()
-            INTEGRATION_FAILURES.labels(system="b24", reason=error.code, retry_stage=context.stage).inc()
-            self._audit(masked, "error" if give_up else "retry", error.status_code, context, attempt, error.code)
-            if give_up:
-                self._log(context, "failure", attempt, status_code=error.status_code, error_code=error.code)
-                raise error
-            delay = self.retry_delay(attempt, error)
-            self._log(
-                context, "retry", attempt, status_code=error.status_code, retry_delay=delay, error_code=error.code
-            )
-            if delay:
-                self.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def retry_delay(self, attempt: int, error: Bitrix24Error) -> float:
-        """B24-08: ``backoff × 2^(attempt−1)``, or a longer ``Retry-After``; at most 120 s (600 s for OPERATION_TIME_LIMIT)."""
-        if self.backoff_seconds <= 0:
-            return 0.0
-        delay = self.backoff_seconds * 2 ** (attempt - 1)
-        if error.retry_after is not None:
-            delay = max(delay, error.retry_after)
-        if error.error == "OPERATION_TIME_LIMIT":
-            return OPERATION_TIME_LIMIT_WAIT_SECONDS
-        return min(delay, MAX_RETRY_WAIT_SECONDS)
-
-    def _log(self, context: RequestContext, stage: str, attempt: int, **fields: Any) -> None:
-        extra: dict[str, Any] = {
-            "event": context.event,
-            "stage": stage,
-            "attempt": attempt,
-            "correlation_id": self.correlation_id,
-        }
-        if context.call_id is not None:
-            extra.update(call_id=context.call_id, record_id=context.record_id)
-        extra.update(fields)
-        level = logging.WARNING if stage in ("retry", "failure") else logging.INFO
-        logger.log(level, f"{context.event} {stage}", extra=extra)
-
-    def _audit(
-        self,
-        masked_url: str,
-        status: str,
-        status_code: int | None,
-        context: RequestContext,
-        attempt: int,
-        error_code: str | None = None,
-    ) -> None:
-        if not self.audit:
-            return
-        from integrations.services import integration_log_write
-
-        integration_log_write(
-            direction="outbound",
-            external_system="b24",
-            endpoint=masked_url,
-            status=status,
-            status_code=status_code,
-            correlation_id=self.correlation_id,
+        log_fields = {"call_id": context.call_id, "record_id": context.record_id} if context.call_id is not None else {}
+        return self.policy.call(
+            lambda: self._attempt(http_method, url, masked, stream, request),
+            endpoint=masked,
+            event=context.event,
+            retry_stage=context.stage,
             resource_ref=context.call_id,
-            error_code=error_code,
-            retry_count=attempt - 1,
+            log_fields=log_fields,
+            success_stage="completed" if stream else "success",
         )
+
+    def _attempt(
+        self, http_method: str, url: str, masked: str, stream: bool, request: dict[str, Any]
+    ) -> tuple[requests.Response, dict[str, Any]]:
+        """One HTTP request and its answer: the response with its JSON object, or the typed error."""
+        try:
+            response = self.session.request(
+                http_method, url, timeout=(self.timeout, self.timeout), stream=stream, **request
+            )
+        except requests.Timeout:
+            error: Bitrix24Error = Bitrix24TransportError(
+                f"Bitrix24 request timed out: {masked}", url=masked, timeout=True
+            )
+        except requests.RequestException as exc:
+            error = Bitrix24TransportError(f"Bitrix24 request failed ({exc.__class__.__name__}): {masked}", url=masked)
+        else:
+            try:
+                payload = (
+                    check_stream(response, masked, self.mask) if stream else parse_json(response, masked, self.mask)
+                )
+            except Bitrix24Error:
+                response.close()
+                raise
+            return response, payload
+        # Raised outside the except clauses: the requests exception, whose text carries the raw URL, is not chained.
+        raise error

@@ -2,8 +2,10 @@
 
 Every message is built from masked text: the webhook token never appears in
 ``str(error)``, ``error.url`` or ``error.body``.  ``code`` is the pipeline
-error code stored on records (spec STT-56); ``retryable`` drives the retry
-loop of the client (B24-08, B24-09).
+error code stored on records (spec STT-56); ``retryable`` drives the retries
+(B24-08, B24-09).  Every error follows
+:class:`integrations.outbound.OutboundError`, the shape the shared outbound
+policy reads (``error_code`` is ``code`` under the policy's name).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ class Bitrix24Error(Exception):
 
     code = "b24_error"
     retryable = False
+    rate_limited = False
 
     def __init__(
         self,
@@ -33,6 +36,10 @@ class Bitrix24Error(Exception):
         self.description = description
         self.body = body
         self.retry_after = retry_after
+
+    @property
+    def error_code(self) -> str:
+        return self.code
 
 
 class Bitrix24TransportError(Bitrix24Error):
@@ -59,7 +66,9 @@ class Bitrix24HTTPError(Bitrix24Error):
 
 
 class Bitrix24RateLimited(Bitrix24HTTPError):
-    """HTTP 429, ``QUERY_LIMIT_EXCEEDED`` or ``OPERATION_TIME_LIMIT``: retryable."""
+    """HTTP 429, ``QUERY_LIMIT_EXCEEDED`` or ``OPERATION_TIME_LIMIT``: retryable, and counted by the limiter (B24-07)."""
+
+    rate_limited = True
 
     def __init__(self, message: str, **kwargs):
         super().__init__(message, retryable=True, **kwargs)
@@ -95,3 +104,8 @@ class Bitrix24Unavailable(Bitrix24Error):
 
     code = "integration.unavailable"
     retryable = True
+
+    @classmethod
+    def circuit_open(cls, url: str) -> Bitrix24Unavailable:
+        """The error for a request to ``url`` (masked) that the open circuit kept back."""
+        return cls(f"Bitrix24 is unavailable (circuit open), not sent: {url}", url=url)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from integrations.bitrix24.client import Bitrix24Client, normalise_base_url
+from integrations.bitrix24.client import Bitrix24Client, normalise_base_url, outbound_policy
 from integrations.bitrix24.ratelimit import RateLimiter
 from integrations.circuitbreaker import CircuitBreaker
 
@@ -15,17 +15,29 @@ if TYPE_CHECKING:
     from mastermobile.config import AppConfig
 
 
+# Overrides that configure the outbound policy rather than the client itself.
+POLICY_OPTIONS = ("breaker", "backoff_seconds", "max_attempts", "correlation_id", "audit", "sleep")
+
+
 def client_from_config(config: AppConfig, **overrides: Any) -> Bitrix24Client:
     """The one factory: a client built from an explicit :class:`AppConfig`.
 
     ``overrides`` (``correlation_id``, ``sleep``, ``session``, ``audit``,
-    ``limiter``, ``breaker``…) are passed to the constructor.  The rate limit
-    and the circuit breaker are keyed by portal host, so every client of one
-    portal, in any process, shares them.
+    ``limiter``, ``breaker``, ``max_attempts``…) replace what the
+    configuration says, for the client or its outbound policy.  The rate
+    limit and the circuit breaker are keyed by portal host, so every client of
+    one portal, in any process, shares them.
     """
     base_url = normalise_base_url(config.b24_base_url)
     key = f"b24:{urlsplit(base_url).netloc}"
     sleep = overrides.get("sleep", time.sleep)
+    policy_options: dict[str, Any] = {
+        "breaker": CircuitBreaker(key=key, system="b24"),
+        "backoff_seconds": config.b24_backoff_seconds,
+        "max_attempts": config.b24_max_attempts,
+        "sleep": sleep,
+    }
+    policy_options.update({name: overrides.pop(name) for name in POLICY_OPTIONS if name in overrides})
     limiter = overrides.pop(
         "limiter",
         RateLimiter(
@@ -39,10 +51,7 @@ def client_from_config(config: AppConfig, **overrides: Any) -> Bitrix24Client:
         "base_url": base_url,
         "user_id": config.b24_webhook_user_id,
         "token": config.b24_webhook_token,
-        "limiter": limiter,
-        "breaker": CircuitBreaker(key=key, system="b24"),
-        "backoff_seconds": config.b24_backoff_seconds,
-        "max_attempts": config.b24_max_attempts,
+        "policy": outbound_policy(limiter=limiter, **policy_options),
         "timeout": config.request_timeout_s,
         "use_batch": config.b24_use_batch,
     }

@@ -1,7 +1,9 @@
 """Speech-to-text through OpenAI Whisper or a compatible server: ``transcribe_recording`` is the entry point.
 
 Build the client with :func:`client_from_config` (it refuses while STT is
-disabled) and the limits with :func:`recording_settings_from_config`.
+disabled; its requests go through the shared outbound policy, see
+:mod:`integrations.stt.transcriber`) and the limits with
+:func:`recording_settings_from_config`.
 """
 
 from integrations.stt.audio import AudioChunk, AudioInfo, has_distinct_channels, probe, split_for_upload
@@ -14,6 +16,7 @@ from integrations.stt.errors import (
     ProviderHTTPError,
     ProviderRateLimited,
     ProviderTimeout,
+    ProviderUnavailable,
     ProviderUnreachable,
     TranscriptionDisabled,
     TranscriptionError,
@@ -48,6 +51,7 @@ __all__ = [
     "ProviderHTTPError",
     "ProviderRateLimited",
     "ProviderTimeout",
+    "ProviderUnavailable",
     "ProviderUnreachable",
     "RecordingSettings",
     "RecordingTranscript",

@@ -6,7 +6,10 @@ not retry: the SDK is built with ``max_retries=0`` and every failure becomes a
 typed :class:`~integrations.stt.errors.TranscriptionError` whose ``retryable``
 flag and ``retry_after`` the job layer acts on, so retries are not stacked.
 
-Build it with :func:`integrations.stt.factory.client_from_config`; nothing here
+It knows nothing of the circuit breaker, the failure metric or the
+integration log: :class:`~integrations.stt.transcriber.Transcriber` puts it
+behind the shared outbound policy, and that is what
+:func:`integrations.stt.factory.client_from_config` hands out; nothing here
 reads settings.
 """
 
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -109,6 +113,15 @@ class TranscriptionClient:
             max_retries=0,
             http_client=openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=timeout),
         )
+
+    @property
+    def endpoint(self) -> str:
+        """The transcription URL for logs and the audit: the key and a password in the base URL are ``***``."""
+        url = self.base_url.rstrip("/") + "/audio/transcriptions"
+        password = urlsplit(url).password
+        if password:
+            url = url.replace(password, "***")
+        return self._mask(url)
 
     def close(self) -> None:
         self._sdk.close()

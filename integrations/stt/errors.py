@@ -5,6 +5,8 @@ and a ``retryable`` flag for the job layer, which owns retries (the SDK is
 built with ``max_retries=0``).  ``status_code``, ``retry_after`` (seconds, from
 ``Retry-After``/``retry-after-ms``) and ``request_id`` come from the
 provider's answer when there was one.  Messages never contain the API key.
+Every error follows :class:`integrations.outbound.OutboundError`, the shape
+the shared outbound policy reads.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class TranscriptionError(Exception):
 
     error_code = "unexpected_error"
     retryable = False
+    rate_limited = False
 
     def __init__(
         self,
@@ -69,6 +72,22 @@ class ProviderTimeout(TranscriptionError):
     retryable = True
 
 
+class ProviderUnavailable(TranscriptionError):
+    """The circuit breaker is open (PLAT-64): the provider failed too often lately, so nothing was sent.
+
+    Transient by nature: the job tries again after its next delay.  The code
+    is the one every integration uses for an open circuit.
+    """
+
+    error_code = "integration.unavailable"
+    retryable = True
+
+    @classmethod
+    def circuit_open(cls, endpoint: str) -> ProviderUnavailable:
+        """The error for a request to ``endpoint`` (masked) that the open circuit kept back."""
+        return cls(f"STT provider is unavailable (circuit open), not sent: {endpoint}")
+
+
 class UnexpectedAnswer(TranscriptionError):
     """A success status whose body is not the transcription asked for (often a proxy's page)."""
 
@@ -90,6 +109,8 @@ class ProviderHTTPError(TranscriptionError):
 
 class ProviderRateLimited(ProviderHTTPError):
     """429: retry after ``retry_after`` seconds when the provider said so."""
+
+    rate_limited = True
 
 
 class FileTooLarge(ProviderHTTPError):

@@ -1,8 +1,9 @@
-"""Building the STT client and the recording settings from explicit settings; the only place that knows :class:`AppConfig`."""
+"""Building the STT transcriber and the recording settings from explicit settings; the only place that knows :class:`AppConfig`."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from integrations.stt.client import MAX_UPLOAD_BYTES, TranscriptionClient
 from integrations.stt.errors import TranscriptionDisabled
@@ -10,20 +11,40 @@ from integrations.stt.recording import RecordingSettings
 from integrations.stt.stub import STUB_ENGINE, StubTranscriber
 
 if TYPE_CHECKING:
+    from integrations.stt.transcriber import Transcriber
     from mastermobile.config import AppConfig
 
 MEGABYTE = 1024 * 1024
 
 
-def client_from_config(config: AppConfig, **overrides: Any) -> TranscriptionClient:
-    """The client for ``config``; raises :class:`TranscriptionDisabled` when STT is off (STT-01).
+# Overrides for the policy and the audit context rather than the SDK client.
+POLICY_OPTIONS = ("breaker", "correlation_id", "audit")
+
+
+def client_from_config(config: AppConfig, **overrides: Any) -> Transcriber:
+    """The transcriber for ``config``; raises :class:`TranscriptionDisabled` when STT is off (STT-01).
 
     Refusing here, before the SDK exists, means nothing can leave the process
-    while STT is disabled.  ``overrides`` are passed to the constructor.
+    while STT is disabled.  The result is a :class:`TranscriptionClient` behind
+    the shared outbound policy, whose circuit breaker is keyed by the
+    provider's host (``openai:<host>``), so every worker process shares it.
+    ``overrides``: ``correlation_id`` (the job or run) and ``call_id`` for the
+    audit rows and logs, ``breaker``, ``audit``; the rest go to the
+    :class:`TranscriptionClient` constructor.
     """
+    # Imported here: the breaker and the audit need Django's models, and integrations.stt must
+    # import without Django (the fake OpenAI, run by hand, imports integrations.stt.languages).
+    from integrations.circuitbreaker import CircuitBreaker
+    from integrations.stt.transcriber import Transcriber, transcription_policy
+
     if not config.stt_enabled:
         reason = "OPENAI_API_KEY is empty" if not config.openai_api_key else "STT_MAX_FILE_MINUTES is 0"
         raise TranscriptionDisabled(f"speech-to-text is disabled: {reason}")
+    # The host alone: a user or password in the URL must not end up in the circuit's key.
+    host = urlsplit(config.openai_base_url).netloc.rpartition("@")[2]
+    policy_options: dict[str, Any] = {"breaker": CircuitBreaker(key=f"openai:{host}", system="openai")}
+    policy_options.update({name: overrides.pop(name) for name in POLICY_OPTIONS if name in overrides})
+    call_id = overrides.pop("call_id", None)
     options: dict[str, Any] = {
         "api_key": config.openai_api_key,
         "base_url": config.openai_base_url,
@@ -34,10 +55,12 @@ def client_from_config(config: AppConfig, **overrides: Any) -> TranscriptionClie
         "hint_422": config.stt_error_hint_422,
     }
     options.update(overrides)
-    return TranscriptionClient(**options)
+    return Transcriber(
+        client=TranscriptionClient(**options), policy=transcription_policy(**policy_options), call_id=call_id
+    )
 
 
-def transcriber_for_engine(config: AppConfig, engine: str, **overrides: Any) -> TranscriptionClient | StubTranscriber:
+def transcriber_for_engine(config: AppConfig, engine: str, **overrides: Any) -> Transcriber | StubTranscriber:
     """STT-03: ``stub`` is always available; ``openai-whisper`` only while STT is enabled."""
     if engine == STUB_ENGINE:
         return StubTranscriber()

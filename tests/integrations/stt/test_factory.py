@@ -54,6 +54,7 @@ def test_the_default_configuration_has_stt_disabled():
         client_from_config(load_config({}))
 
 
+@pytest.mark.django_db
 def test_a_client_built_from_the_configuration_transcribes_a_recording_through_the_fake(stt_config, fake_openai):
     with client_from_config(stt_config) as client:
         result = transcribe_recording(
@@ -65,6 +66,7 @@ def test_a_client_built_from_the_configuration_transcribes_a_recording_through_t
     assert fake_openai.transcriptions()[0].model == "whisper-1"
 
 
+@pytest.mark.django_db
 def test_the_configured_model_hint_texts_and_proxy_reach_the_client(stt_config, fake_openai):
     with ForwardingProxy() as proxy:
         config = dataclasses.replace(
