@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -9,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from calls import downloads, retention, services
 from calls.models import CallExport, CallRecord, CallSummary, Transcript
+from tests.processes import free_port, manage, process_env
 
 pytestmark = pytest.mark.django_db
 
@@ -242,6 +246,51 @@ def test_each_sweep_logs_its_counts(storage_dir, caplog):
     assert line.categories["raw"] == {"removed": 1, "failed": 0, "bytes": 1}
 
 
+def test_the_command_prints_the_counts_per_category_and_the_totals(storage_dir):
+    put(storage_dir, "raw/2025/01/01/call_1_1.mp3", days_old=100, body=b"abc")
+    put(storage_dir, "exports/2024-01-01_2024-01-31/registry/calls.csv", days_old=400)
+    out = io.StringIO()
+
+    call_command("storage_cleanup", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert "raw/                              1        0              3" in lines
+    assert "exports/*/registry/               1        0              1" in lines
+    assert "local_removed=2 s3_removed=0 total_removed=2 failed=0" in lines
+    assert remaining(storage_dir) == set()
+
+
+def test_the_command_dry_run_says_what_it_would_remove(storage_dir):
+    put(storage_dir, "raw/2025/01/01/call_1_1.mp3", days_old=100)
+    out = io.StringIO()
+
+    call_command("storage_cleanup", "--dry-run", stdout=out)
+
+    assert "would remove" in out.getvalue()
+    assert "dry run: nothing was deleted or changed" in out.getvalue()
+    assert remaining(storage_dir) == {"raw/2025/01/01/call_1_1.mp3"}
+
+
+def test_the_command_fails_when_a_file_could_not_be_deleted(storage_dir, monkeypatch):
+    put(storage_dir, "raw/2025/01/01/call_1_1.mp3", days_old=100)
+
+    def refuse(path: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+
+    with pytest.raises(CommandError, match="1 files could not be deleted"):
+        call_command("storage_cleanup", stdout=io.StringIO())
+
+
+def test_the_command_refuses_a_storage_root_that_is_not_a_directory(storage_dir):
+    storage_dir.parent.mkdir(parents=True, exist_ok=True)
+    storage_dir.write_text("not a directory")
+
+    with pytest.raises(CommandError, match=r"storage is unavailable, .* is not a readable directory"):
+        call_command("storage_cleanup", stdout=io.StringIO())
+
+
 def test_a_storage_root_not_created_yet_has_nothing_to_clean(storage_dir):
     result = sweep()
 
@@ -327,3 +376,39 @@ def test_s3_a_refused_batch_does_not_stop_the_sweep(s3_storage, monkeypatch):
 
     assert (result.categories["raw"].removed, result.categories["raw"].failed) == (3, 2)
     assert len(s3_keys(s3_storage)) == 2
+
+
+def test_an_unreachable_s3_is_a_clear_command_error(s3_storage, settings):
+    options = settings.STORAGES["default"]["OPTIONS"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {
+                **options,
+                "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                "client_config": Config(retries={"max_attempts": 1}, connect_timeout=2),
+            },
+        },
+    }
+
+    with pytest.raises(CommandError, match=r"storage is unavailable, the sweep stopped: S3 bucket 'recordings'"):
+        call_command("storage_cleanup", stdout=io.StringIO())
+
+
+def test_the_command_exits_non_zero_when_s3_is_unreachable():
+    env = process_env(
+        STORAGE_BACKEND="s3",
+        S3_BUCKET="recordings",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+        S3_REGION="us-east-1",
+        S3_ACCESS_KEY_ID="testing",
+        S3_SECRET_ACCESS_KEY="testing",
+        AWS_MAX_ATTEMPTS="1",
+    )
+
+    result = manage("storage_cleanup", env=env)
+
+    assert result.returncode == 1
+    assert "storage is unavailable, the sweep stopped: S3 bucket 'recordings' is unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
