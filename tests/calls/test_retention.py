@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -15,8 +16,9 @@ from botocore.exceptions import EndpointConnectionError
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from django_q.models import Schedule
 
-from calls import downloads, retention, services
+from calls import downloads, retention, services, tasks
 from calls.models import CallExport, CallRecord, CallSummary, Transcript
 from tests.processes import free_port, manage, process_env
 
@@ -295,6 +297,24 @@ def test_a_storage_root_not_created_yet_has_nothing_to_clean(storage_dir):
     result = sweep()
 
     assert (result.total_removed, result.total_failed) == (0, 0)
+
+
+def test_migrate_registers_the_cleanup_schedule_every_interval(settings):
+    schedule = Schedule.objects.get(name="calls.cleanup_expired_assets")
+
+    assert schedule.func == "calls.tasks.cleanup_expired_assets"
+    assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 24 * 60)
+
+
+def test_the_task_sweeps_with_the_configured_windows(storage_dir, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, raw_recording_retention_days=5)
+    put(storage_dir, "raw/2025/01/01/call_1_1.mp3", days_old=6)
+    put(storage_dir, "raw/2025/01/02/call_2_2.mp3", days_old=4)
+
+    counts = tasks.cleanup_expired_assets()
+
+    assert (counts["local_removed"], counts["total_removed"], counts["categories"]["raw"]["removed"]) == (1, 1, 1)
+    assert remaining(storage_dir) == {"raw/2025/01/02/call_2_2.mp3"}
 
 
 # S3: moto's server sets LastModified itself, so these tests move "now" forward instead.
