@@ -6,7 +6,7 @@ category's window and brings the database in line:
 - ``raw/``: the records whose audio goes get ``audio_purged_at`` (never downloaded again);
 - ``summaries/``: ``CallRecord.summary_path`` is cleared and the summary's bullets are
   emptied; the ``CallSummary`` row keeps its ``storage_path`` as the history of the file;
-- transcripts older than their window (by ``Transcript.created_at``) lose their text, keep a
+- transcripts whose text is older than their window lose it, keep a
   ``purged_at`` marker, and their record loses ``text_preview``.
 
 The database is updated *before* the files of a batch are deleted: a sweep that dies
@@ -378,13 +378,17 @@ def call_assets_forget(*, keys: Iterable[str], now: datetime, dry_run: bool = Fa
 
 
 def transcript_texts_purge(*, before: datetime, now: datetime, dry_run: bool = False) -> int:
-    """STT-32: clear the text of transcripts created before ``before`` and their records' previews.
+    """STT-32: clear the text of transcripts last written before ``before`` and their records' previews.
+
+    The text's age is ``updated_at``: only transcription writes a Transcript, and a
+    re-transcription rewrites the text (and its file) in the same row, whose
+    ``created_at`` stays that of the first run.
 
     ``text_full`` becomes ``""`` (the column is required), ``text_normalized`` null,
     and ``purged_at`` marks the row; engine, model and cost metadata stay.  Returns
     the number of transcripts purged (or that would be, in a dry run).
     """
-    expired = Transcript.objects.filter(created_at__lt=before, purged_at__isnull=True)
+    expired = Transcript.objects.filter(updated_at__lt=before, purged_at__isnull=True)
     if dry_run:
         return expired.count()
     purged = 0

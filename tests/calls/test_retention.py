@@ -65,11 +65,13 @@ def make_record(run: CallExport, call_id: str, **fields) -> CallRecord:
     )
 
 
-def make_transcript(record: CallRecord, *, days_old: float) -> Transcript:
+def make_transcript(record: CallRecord, *, days_old: float, rewritten_days_ago: float | None = None) -> Transcript:
     transcript = Transcript.objects.create(
         call_record=record, text_full="Добрый день", text_normalized="добрый день", metadata={"engine": "stub"}
     )
-    Transcript.objects.filter(pk=transcript.pk).update(created_at=timezone.now() - timedelta(days=days_old))
+    created = timezone.now() - timedelta(days=days_old)
+    written = created if rewritten_days_ago is None else timezone.now() - timedelta(days=rewritten_days_ago)
+    Transcript.objects.filter(pk=transcript.pk).update(created_at=created, updated_at=written)
     CallRecord.objects.filter(pk=record.pk).update(text_preview="Добрый день")
     return transcript
 
@@ -221,6 +223,15 @@ def test_transcripts_past_their_window_lose_their_text_and_keep_a_marker(storage
     assert (old_record.text_preview, young_record.text_preview) == ("", "Добрый день")
     assert (young.text_full, young.purged_at) == ("Добрый день", None)
     assert CallRecord.objects.count() == 2
+
+
+def test_a_transcript_rewritten_by_a_re_transcription_counts_from_the_new_text(storage_dir, run):
+    transcript = make_transcript(make_record(run, "c1"), days_old=400, rewritten_days_ago=10)
+
+    result = sweep()
+
+    transcript.refresh_from_db()
+    assert (result.transcripts_purged, transcript.text_full, transcript.purged_at) == (0, "Добрый день", None)
 
 
 def test_a_deleted_summary_file_empties_its_row_and_the_records_summary_key(storage_dir, run):
