@@ -16,6 +16,12 @@ def _ensure_schedules(sender, **kwargs) -> None:
             ),
             # CALL-17: release stuck records, retry downloads, close finished runs.
             ScheduleSpec(name="calls.supervise_runs", func="calls.tasks.supervise_runs", minutes=1),
+            # STT-30: the retention sweep; the config keeps the interval at one hour or more.
+            ScheduleSpec(
+                name="calls.cleanup_expired_assets",
+                func="calls.tasks.cleanup_expired_assets",
+                minutes=settings.APP_CONFIG.storage_cleanup_interval_hours * 60,
+            ),
         ]
     )
 

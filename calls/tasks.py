@@ -147,3 +147,11 @@ def poll_bitrix24() -> str:
     if created:
         services.call_export_enqueue(run)
     return str(run.run_id)
+
+
+def cleanup_expired_assets() -> dict:
+    """The STORAGE_CLEANUP_INTERVAL_HOURS schedule: one retention sweep (STT-30…STT-32)."""
+    from calls import retention
+
+    windows = retention.retention_windows(settings.APP_CONFIG)
+    return retention.storage_cleanup(windows=windows).as_dict()

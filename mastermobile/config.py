@@ -418,9 +418,10 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         s3_bucket=s3_bucket,
         s3_access_key_id=read.str("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=read.str("S3_SECRET_ACCESS_KEY"),
-        raw_recording_retention_days=read.int("RAW_RECORDING_RETENTION_DAYS", 90, minimum=1),
-        transcript_retention_days=read.int("TRANSCRIPT_RETENTION_DAYS", 180, minimum=1),
-        summary_retention_days=read.int("SUMMARY_RETENTION_DAYS", 180, minimum=1),
+        # STT-30: 0 keeps that category for ever (its files and database text are never deleted).
+        raw_recording_retention_days=read.int("RAW_RECORDING_RETENTION_DAYS", 90, minimum=0),
+        transcript_retention_days=read.int("TRANSCRIPT_RETENTION_DAYS", 180, minimum=0),
+        summary_retention_days=read.int("SUMMARY_RETENTION_DAYS", 180, minimum=0),
         storage_cleanup_interval_hours=read.int("STORAGE_CLEANUP_INTERVAL_HOURS", 24, minimum=1),
         disk_encryption_flag=read.bool("DISK_ENCRYPTION_FLAG", False),
         # Loopback like APP_HOST; compose sets 0.0.0.0 for its worker container.

@@ -5,9 +5,12 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.utils import timezone
+from moto.server import ThreadedMotoServer
 
 from integrations.models import CircuitState
 from tests.fakes.bitrix24 import FakeBitrix24
@@ -57,3 +60,34 @@ def open_circuit(b24_config) -> Callable[[], CircuitState]:
         return circuit
 
     return open_it
+
+
+@pytest.fixture
+def s3_storage(settings):
+    """A real S3 endpoint (moto's server, in this process) as the default storage; yields a client of the bucket."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    # moto keeps its buckets in this process across servers: start every test from an empty one.
+    requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="recordings")
+    settings.STORAGES = {
+        **django_settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "recordings",
+                "endpoint_url": endpoint,
+                "region_name": "us-east-1",
+                "access_key": "testing",
+                "secret_key": "testing",
+                "default_acl": "private",
+                "file_overwrite": True,
+                "object_parameters": {"ServerSideEncryption": "AES256"},
+            },
+        },
+    }
+    yield boto3.client("s3", endpoint_url=endpoint, **credentials)
+    server.stop()

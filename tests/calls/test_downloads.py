@@ -6,11 +6,8 @@ import hashlib
 from datetime import UTC, datetime
 from unittest import mock
 
-import boto3
 import pytest
-from django.conf import settings as django_settings
 from django.core.files.storage import storages
-from moto.server import ThreadedMotoServer
 
 from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord, TranscriptionJob
@@ -248,34 +245,6 @@ def test_sanitising_keeps_keys_inside_the_storage_root():
     assert sanitise("../escape/../../call") == "escape-------call"
     assert sanitise("__--") == hashlib.sha256(b"__--").hexdigest()
     assert ".." not in audio_key(call_id="../../etc", record_id="../x", recording_url=None, call_started_at=None)
-
-
-@pytest.fixture
-def s3_storage(settings):
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
-    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="recordings")
-    settings.STORAGES = {
-        **django_settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": "recordings",
-                "endpoint_url": endpoint,
-                "region_name": "us-east-1",
-                "access_key": "testing",
-                "secret_key": "testing",
-                "default_acl": "private",
-                "file_overwrite": True,
-                "object_parameters": {"ServerSideEncryption": "AES256"},
-            },
-        },
-    }
-    yield boto3.client("s3", endpoint_url=endpoint, **credentials)
-    server.stop()
 
 
 def test_s3_and_local_storage_use_identical_keys(b24_config, fake_b24, tmp_path, settings, s3_storage):

@@ -126,6 +126,9 @@ def test_db_variables_build_a_postgres_dsn_when_db_host_is_set():
         ({"STT_SILENCE_THRESHOLD_DBFS": "quiet"}, "STT_SILENCE_THRESHOLD_DBFS"),
         ({"STT_OPERATOR_CHANNEL": "2"}, "STT_OPERATOR_CHANNEL"),
         ({"MAX_PAGE_SIZE": "0"}, "MAX_PAGE_SIZE"),
+        ({"RAW_RECORDING_RETENTION_DAYS": "-1"}, "RAW_RECORDING_RETENTION_DAYS"),
+        ({"TRANSCRIPT_RETENTION_DAYS": "forever"}, "TRANSCRIPT_RETENTION_DAYS"),
+        ({"STORAGE_CLEANUP_INTERVAL_HOURS": "0"}, "STORAGE_CLEANUP_INTERVAL_HOURS"),
         ({"PII_MASKING_ENABLED": "maybe"}, "PII_MASKING_ENABLED"),
         ({"WHISPER_RATE_PER_MIN_USD": "cheap"}, "WHISPER_RATE_PER_MIN_USD"),
         ({"Q_BROKER": "rabbit"}, "Q_BROKER"),
@@ -145,6 +148,16 @@ def test_each_invalid_value_is_refused_naming_the_variable(environment, variable
     message = str(error.value)
     assert variable in message
     assert "\n" not in message
+
+
+def test_a_retention_of_zero_days_is_accepted_as_keep_for_ever():
+    config = load_config(
+        {"RAW_RECORDING_RETENTION_DAYS": "0", "TRANSCRIPT_RETENTION_DAYS": "0", "SUMMARY_RETENTION_DAYS": "0"}
+    )
+
+    assert config.raw_recording_retention_days == 0
+    assert config.transcript_retention_days == 0
+    assert config.summary_retention_days == 0
 
 
 def test_s3_backend_with_a_bucket_is_accepted():
