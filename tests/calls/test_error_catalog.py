@@ -56,8 +56,8 @@ SPEC_PIPELINE_CODES = {
     "stt_failed",
     "missing_record",
 }
-# error_code="…" and last_error_code="…" written as literals.
-WRITTEN_CODE = re.compile(r"""\berror_code\s*=\s*["']([a-z0-9_.]+)["']""")
+# Literals written as error_code="…", last_error_code="…" or a log field "error_code": "…".
+WRITTEN_CODE = re.compile(r"""error_code["']?\s*[=:]\s*["']([a-z0-9_.]+)["']""")
 
 
 def catalogued(code: str) -> bool:
