@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages
+.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -57,6 +57,32 @@ messages: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The STT smoke check (STT-50) against the fake OpenAI, which answers each clip of the manifest beside
+## the playlist with its text: exit 0 only when every item passed.  The settings the playlist's
+## expectations depend on are pinned, so a developer's .env cannot change the outcome.  With a real key
+## instead: `.venv/bin/python manage.py stt_smoke --playlist PATH` (docs/testing/stt_smoke.md).
+SMOKE_PLAYLIST ?= $(or $(STT_SMOKE_PLAYLIST_PATH),tests/data/stt_smoke/playlist.json)
+SMOKE_MANIFEST ?= $(dir $(SMOKE_PLAYLIST))manifest.json
+SMOKE_REPORT ?= build/stt_smoke_report.json
+SMOKE_FAKE_ENV := build/stt_smoke_fake.env
+stt-smoke: $(STAMP)
+	@mkdir -p build && rm -f $(SMOKE_FAKE_ENV)
+	@set -eu; \
+	$(PY) -m tests.fakes.openai --port 0 --env-file $(SMOKE_FAKE_ENV) \
+		--transcripts $(SMOKE_MANIFEST) >build/stt_smoke_fake.log 2>&1 & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null || true' EXIT; \
+	for _ in $$(seq 1 300); do \
+		grep -q '^OPENAI_BASE_URL=' $(SMOKE_FAKE_ENV) 2>/dev/null && break; \
+		kill -0 $$fake 2>/dev/null || { echo "stt-smoke: the fake OpenAI did not start" >&2; cat build/stt_smoke_fake.log >&2; exit 1; }; \
+		sleep 0.1; \
+	done; \
+	grep -q '^OPENAI_BASE_URL=' $(SMOKE_FAKE_ENV) || { echo "stt-smoke: the fake OpenAI did not start in 30 s" >&2; exit 1; }; \
+	set -a; . ./$(SMOKE_FAKE_ENV); set +a; \
+	STT_MAX_FILE_MINUTES=60 STT_OPENAI_MODEL=whisper-1 WHISPER_RATE_PER_MIN_USD=0.006 CHATGPT_PROXY_URL= \
+		$(PY) manage.py stt_smoke --playlist $(SMOKE_PLAYLIST) --report $(SMOKE_REPORT); \
+	$(PY) -c 'import json, sys; s = json.load(open(sys.argv[1]))["summary"]; \
+		sys.exit(0 if s["total"] and s["success"] == s["total"] else f"stt-smoke: the report says {s}")' $(SMOKE_REPORT)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -9,7 +9,11 @@ What it serves (under ``/v1``, bearer key required):
   segment whose text is ``тон <Hz>`` for a tone (its frequency to 10 Hz) or
   ``шум`` for noise, so tests can tell chunks and channels apart.  Like
   Whisper, it invents text for silence ("Продолжение следует...").  Models in
-  ``json_only_models`` refuse ``verbose_json`` as gpt-4o-transcribe does;
+  ``json_only_models`` refuse ``verbose_json`` as gpt-4o-transcribe does.
+  With :attr:`FakeOpenAI.transcripts` (``--transcripts FILE`` by hand) a
+  recording heard as a known signature is answered with a real sentence and
+  its language instead: the STT smoke clips (``tests/data/stt_smoke``) are
+  tones, and the smoke check's quality gate needs the words they stand for;
 - ``POST /chat/completions``: a deterministic assistant message listing the
   first sentences of the last user message as bullets;
 - ``GET /models``.
@@ -21,7 +25,8 @@ held for ``slow_seconds`` —, ``reset`` or ``html``) or :attr:`FakeOpenAI.fault
 :attr:`FakeOpenAI.latency_s` delays every answer.  Every request is recorded in
 :attr:`FakeOpenAI.requests`.
 
-Run by hand: ``python -m tests.fakes.openai --port 8766 --env-file .env``.
+Run by hand: ``python -m tests.fakes.openai --port 8766 --env-file .env``
+(``--port 0`` takes a free port; the ``--env-file`` then says which).
 """
 
 from __future__ import annotations
@@ -114,6 +119,26 @@ class Sound:
 
 
 @dataclass(frozen=True)
+class KnownTranscript:
+    """What the fake answers for a recording it hears as a known signature."""
+
+    text: str
+    language: str | None
+
+
+def load_transcripts(path: Path) -> dict[str, KnownTranscript]:
+    """The ``clips`` of a smoke manifest (``tests/data/stt_smoke/manifest.json``): ``heard`` → text and language.
+
+    Keyed by what is heard, not by the file: the client re-encodes every upload
+    (16 kHz MP3 chunks named ``chunk-000.mp3``), so neither the name nor the
+    checksum of the original reaches the server.  Clips heard as nothing are
+    left out, so silence that is sent still gets an invented phrase and shows.
+    """
+    clips = json.loads(path.read_text(encoding="utf-8"))["clips"]
+    return {clip["heard"]: KnownTranscript(clip["text"], clip.get("language")) for clip in clips if clip.get("heard")}
+
+
+@dataclass(frozen=True)
 class Heard:
     container: str
     duration_seconds: float
@@ -141,6 +166,7 @@ class FakeOpenAI:
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("429", "500", "503")
     seed: int = 1
+    transcripts: dict[str, KnownTranscript] = field(default_factory=dict)
     requests: list[LoggedRequest] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -223,9 +249,14 @@ class FakeOpenAI:
     ) -> tuple[str, str]:
         """The body and its content type for what was heard."""
         sounds = heard.sounds
+        detected = self.language
         if not sounds:
             invented = HALLUCINATIONS[int(heard.duration_seconds * 1000) % len(HALLUCINATIONS)]
             sounds = (Sound(0.0, heard.duration_seconds, invented),)
+        known = self.transcripts.get(" ".join(sound.text for sound in sounds)) if heard.sounds else None
+        if known:
+            sounds = (Sound(sounds[0].start, sounds[-1].end, known.text),)
+            detected = LANGUAGE_NAMES.get(known.language, self.language) if known.language else self.language
         text = " ".join(sound.text for sound in sounds)
         if response_format == "text":
             return text + "\n", "text/plain; charset=utf-8"
@@ -234,7 +265,8 @@ class FakeOpenAI:
             return json.dumps({"text": text, "usage": usage}, ensure_ascii=False), "application/json"
         body: dict[str, Any] = {
             "task": "transcribe",
-            "language": LANGUAGE_NAMES.get(language, language) if language else self.language,
+            # Like Whisper, a language hint is what the answer reports.
+            "language": LANGUAGE_NAMES.get(language, language) if language else detected,
             "duration": round(heard.duration_seconds, 3),
             "text": text,
             "segments": [
@@ -514,9 +546,19 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay of every answer")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered 429/500/503")
     parser.add_argument("--env-file", type=Path, help="write OPENAI_API_KEY and OPENAI_BASE_URL into this file")
+    parser.add_argument(
+        "--transcripts",
+        type=Path,
+        metavar="MANIFEST",
+        help="answer the clips of this smoke manifest (e.g. tests/data/stt_smoke/manifest.json) with their text",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     fake = FakeOpenAI(
-        port=args.port, api_key=args.api_key, latency_s=args.latency_ms / 1000, fault_rate=args.fault_rate
+        port=args.port,
+        api_key=args.api_key,
+        latency_s=args.latency_ms / 1000,
+        fault_rate=args.fault_rate,
+        transcripts=load_transcripts(args.transcripts) if args.transcripts else {},
     ).start()
     variables = {"OPENAI_API_KEY": args.api_key, "OPENAI_BASE_URL": fake.base_url}
     print(f"Fake OpenAI at {fake.base_url}", flush=True)

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from tests.fakes.audio import encoded, silence, speech_like, tone
-from tests.fakes.openai import HALLUCINATIONS, FakeOpenAI, hear
+from tests.fakes.openai import HALLUCINATIONS, FakeOpenAI, KnownTranscript, hear, load_transcripts
 from tests.processes import free_port, process_env
 
 
@@ -36,6 +36,59 @@ def test_it_invents_text_for_silence_as_whisper_does(fake_openai):
         )
 
     assert answer.text in HALLUCINATIONS
+
+
+def test_a_known_signature_is_answered_with_its_text_and_language():
+    transcripts = {"тон 440 тон 660": KnownTranscript("Hello world.", "en")}
+    audio = encoded(silence(0.3) + tone(440, 0.8) + silence(0.4) + tone(660, 0.8), container="mp3")
+
+    with FakeOpenAI(transcripts=transcripts) as fake, sdk(fake) as client:
+        answer = client.audio.transcriptions.create(
+            file=("chunk-000.mp3", audio, "audio/mpeg"), model="whisper-1", response_format="verbose_json"
+        )
+
+    assert (answer.text, answer.language) == ("Hello world.", "english")
+    assert [segment.text for segment in answer.segments] == [" Hello world."]
+
+
+def test_a_language_hint_is_what_the_answer_reports_even_for_a_known_signature():
+    transcripts = {"тон 440": KnownTranscript("Hello world.", "en")}
+
+    with FakeOpenAI(transcripts=transcripts) as fake, sdk(fake) as client:
+        answer = client.audio.transcriptions.create(
+            file=("chunk-000.mp3", encoded(silence(0.3) + tone(440, 1)), "audio/mpeg"),
+            model="whisper-1",
+            response_format="verbose_json",
+            language="de",
+        )
+
+    assert (answer.text, answer.language) == ("Hello world.", "german")
+
+
+def test_an_unknown_signature_is_still_heard_as_tones():
+    with FakeOpenAI(transcripts={"тон 440": KnownTranscript("Hello world.", "en")}) as fake, sdk(fake) as client:
+        answer = client.audio.transcriptions.create(
+            file=("chunk-000.mp3", encoded(silence(0.3) + tone(880, 1)), "audio/mpeg"), model="whisper-1"
+        )
+
+    assert answer.text == "тон 880"
+
+
+def test_transcripts_load_from_a_smoke_manifest_leaving_out_clips_heard_as_nothing(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps(
+            {
+                "clips": [
+                    {"filename": "a.wav", "text": "Hola.", "language": "es", "heard": "шум"},
+                    {"filename": "quiet.wav", "text": "", "language": None, "heard": ""},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    assert load_transcripts(manifest) == {"шум": KnownTranscript("Hola.", "es")}
 
 
 def test_chat_completions_answer_with_the_first_sentences_as_bullets(fake_openai):
