@@ -1,10 +1,18 @@
-"""Prometheus metric families of the service (PLAT-53, PLAT-54).
+"""Prometheus metric families of the service (PLAT-53, PLAT-54, STT-41).
 
 django-prometheus adds its own ``django_http_*`` and ``django_db_*`` families;
-the names below are the ones the specification and dashboards use.
+the names below are the ones the specification and dashboards use.  States
+read at scrape time (queue depth and lag, the oldest running export) are
+collectors in :mod:`mastermobile.observability.collectors`, not families here.
+
+gunicorn and the worker run in multiprocess mode: every process writes its
+own file and a scrape sums them.  Counters and histograms need nothing more.
+A Gauge added here needs a ``multiprocess_mode`` (``max``, ``min``,
+``mostrecent``; the ``live*`` modes would need ``mark_process_dead`` for every
+django-q2 worker that is recycled, which only gunicorn's hook does).
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by method, status code and route template.", ["method", "status_code", "path"]
@@ -21,7 +29,7 @@ BACKGROUND_TASK_DURATION = Histogram(
 INTEGRATION_FAILURES = Counter(
     "integration_failures_total", "Failed calls to external systems.", ["system", "reason", "retry_stage"]
 )
-QUEUE_LAG = Gauge("queue_lag_seconds", "Age of the oldest queued task.", ["queue_name"])
+# PLAT-54 names the label event_type, STT-41 queue: it stays event_type, which the pipeline counts with call_export.
 EVENTS_DLQ = Counter("events_dlq_total", "Events moved to the dead-letter state.", ["event_type"])
 
 # Spec 03, STT-41: the call export and transcription pipeline, on the worker exporter.
