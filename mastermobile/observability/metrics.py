@@ -52,3 +52,29 @@ CALL_EXPORT_RETRY = Counter("call_export_retry_total", "Retries of the call expo
 CALL_EXPORT_TRANSCRIBE_FAILURES = Counter(
     "call_export_transcribe_failures_total", "Transcription provider failures by code.", ["code"]
 )
+CALL_EXPORT_QA_CHECKED = Counter("call_export_qa_checked_total", "QA sample items reviewed.")
+
+# The label values STT-41 documents (runs end completed, error or cancelled).
+# Families with open label sets (provider codes, integration failures, task
+# names) get a series at their first increment.
+DOCUMENTED_LABELS = (
+    (STT_JOBS, "status", ("success", "retry", "dlq", "missing_record", "skipped")),
+    (CALL_EXPORT_RUNS, "status", ("completed", "error", "cancelled")),
+    (CALL_EXPORT_DURATION, "status", ("completed", "error", "cancelled")),
+    (CALL_TRANSCRIPTS, "status", ("completed", "error", "missing_audio", "skipped")),
+    (CALL_EXPORT_RETRY, "stage", ("fetch_calls", "download", "transcribe")),
+    (EVENTS_DLQ, "event_type", ("call_export",)),
+)
+
+
+def export_documented_series() -> None:
+    """Create every documented label set, so that each series is exported at 0 before it first moves.
+
+    A series that appears only at its first increment hides that increment
+    from ``rate()`` and ``increase()``.  The worker calls this once, before
+    django-q2 forks its processes: in multiprocess mode the zeros land in the
+    worker's own file, and each forked process counts in a file of its own.
+    """
+    for family, label, values in DOCUMENTED_LABELS:
+        for value in values:
+            family.labels(**{label: value})

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mastermobile.management.ports import ListenAddress
 from mastermobile.observability.collectors import metrics_registry
+from mastermobile.observability.metrics import export_documented_series
 from mastermobile.observability.metrics_access import MetricsAccess, start_metrics_server
 from mastermobile.observability.multiprocess import fresh_directory
 from mastermobile.q import QUEUE_NAME
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
                 os.execv(sys.executable, [sys.executable, *sys.argv])
             config = settings.APP_CONFIG
+            export_documented_series()
             try:
                 start_metrics_server(
                     host=config.worker_metrics_host,
