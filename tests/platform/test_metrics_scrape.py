@@ -9,6 +9,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 from django_q.brokers import get_broker
@@ -145,3 +146,14 @@ def test_every_family_is_exported_once(client):
     types = Counter(line.split()[2] for line in text.splitlines() if line.startswith("# TYPE "))
     assert {name for name, count in types.items() if count > 1} == set()
     assert {"queue_depth", "queue_lag_seconds", "call_export_running_seconds"} <= set(types)
+
+
+def test_every_family_of_ours_is_in_the_operations_guide(client):
+    text = client.get("/metrics").content.decode()
+    guide = (settings.BASE_DIR / "docs" / "operations.md").read_text()
+
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    # django-prometheus' and prometheus_client's own, and the *_created series a single process adds.
+    ours = {name for name in names if not name.startswith(("django_", "python_", "process_"))}
+    ours = {name for name in ours if not name.endswith("_created")}
+    assert ours and {name for name in ours if f"`{name}`" not in guide} == set()
