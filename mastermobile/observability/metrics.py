@@ -1,10 +1,18 @@
-"""Prometheus metric families of the service (PLAT-53, PLAT-54).
+"""Prometheus metric families of the service (PLAT-53, PLAT-54, STT-41).
 
 django-prometheus adds its own ``django_http_*`` and ``django_db_*`` families;
-the names below are the ones the specification and dashboards use.
+the names below are the ones the specification and dashboards use.  States
+read at scrape time (queue depth and lag, the oldest running export) are
+collectors in :mod:`mastermobile.observability.collectors`, not families here.
+
+gunicorn and the worker run in multiprocess mode: every process writes its
+own file and a scrape sums them.  Counters and histograms need nothing more.
+A Gauge added here needs a ``multiprocess_mode`` (``max``, ``min``,
+``mostrecent``; the ``live*`` modes would need ``mark_process_dead`` for every
+django-q2 worker that is recycled, which only gunicorn's hook does).
 """
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests by method, status code and route template.", ["method", "status_code", "path"]
@@ -21,7 +29,7 @@ BACKGROUND_TASK_DURATION = Histogram(
 INTEGRATION_FAILURES = Counter(
     "integration_failures_total", "Failed calls to external systems.", ["system", "reason", "retry_stage"]
 )
-QUEUE_LAG = Gauge("queue_lag_seconds", "Age of the oldest queued task.", ["queue_name"])
+# PLAT-54 names the label event_type, STT-41 queue: it stays event_type, which the pipeline counts with call_export.
 EVENTS_DLQ = Counter("events_dlq_total", "Events moved to the dead-letter state.", ["event_type"])
 
 # Spec 03, STT-41: the call export and transcription pipeline, on the worker exporter.
@@ -44,3 +52,29 @@ CALL_EXPORT_RETRY = Counter("call_export_retry_total", "Retries of the call expo
 CALL_EXPORT_TRANSCRIBE_FAILURES = Counter(
     "call_export_transcribe_failures_total", "Transcription provider failures by code.", ["code"]
 )
+CALL_EXPORT_QA_CHECKED = Counter("call_export_qa_checked_total", "QA sample items reviewed.")
+
+# The label values STT-41 documents (runs end completed, error or cancelled).
+# Families with open label sets (provider codes, integration failures, task
+# names) get a series at their first increment.
+DOCUMENTED_LABELS = (
+    (STT_JOBS, "status", ("success", "retry", "dlq", "missing_record", "skipped")),
+    (CALL_EXPORT_RUNS, "status", ("completed", "error", "cancelled")),
+    (CALL_EXPORT_DURATION, "status", ("completed", "error", "cancelled")),
+    (CALL_TRANSCRIPTS, "status", ("completed", "error", "missing_audio", "skipped")),
+    (CALL_EXPORT_RETRY, "stage", ("fetch_calls", "download", "transcribe")),
+    (EVENTS_DLQ, "event_type", ("call_export",)),
+)
+
+
+def export_documented_series() -> None:
+    """Create every documented label set, so that each series is exported at 0 before it first moves.
+
+    A series that appears only at its first increment hides that increment
+    from ``rate()`` and ``increase()``.  The worker calls this once, before
+    django-q2 forks its processes: in multiprocess mode the zeros land in the
+    worker's own file, and each forked process counts in a file of its own.
+    """
+    for family, label, values in DOCUMENTED_LABELS:
+        for value in values:
+            family.labels(**{label: value})

@@ -19,14 +19,16 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
-from django_prometheus.exports import ExportToDjangoView
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from mastermobile.config import AppConfig
 from mastermobile.http import client_address
+from mastermobile.observability.collectors import metrics_registry
+from mastermobile.q import QUEUE_NAME
 
 ALLOWED_METHODS = ("GET", "HEAD")
 REFUSED = "Forbidden: metrics are served to METRICS_ALLOWED_IPS or with the METRICS_TOKEN bearer token.\n"
@@ -66,13 +68,13 @@ class MetricsAccess:
 # Nothing here changes state; exempt so that POST & co. get 405, not the CSRF failure page.
 @csrf_exempt
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """``/metrics`` of the web app: django-prometheus' export behind :class:`MetricsAccess`."""
+    """``/metrics`` of the web app: :func:`metrics_registry` behind :class:`MetricsAccess`."""
     if request.method not in ALLOWED_METHODS:
         return HttpResponseNotAllowed(ALLOWED_METHODS)
     access = MetricsAccess.from_config(settings.APP_CONFIG)
     if not access.allows(client_address(request), request.headers.get("Authorization")):
         return HttpResponseForbidden(REFUSED, content_type="text/plain; charset=utf-8")
-    return ExportToDjangoView(request)
+    return HttpResponse(generate_latest(metrics_registry(QUEUE_NAME)), content_type=CONTENT_TYPE_LATEST)
 
 
 def metrics_wsgi_app(registry: CollectorRegistry, access: MetricsAccess) -> Callable:
@@ -95,8 +97,16 @@ def metrics_wsgi_app(registry: CollectorRegistry, access: MetricsAccess) -> Call
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per scrape."""
+class _ScrapeHandler(WSGIRequestHandler):
+    """One scrape, in a thread of its own; no access log line per scrape."""
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        finally:
+            # The collectors may have opened a database connection in this
+            # thread, and no Django request cycle is there to close it.
+            connections.close_all()
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -106,6 +116,6 @@ def start_metrics_server(*, host: str, port: int, registry: CollectorRegistry, a
     """Serve ``registry`` on ``host:port`` from a daemon thread (like prometheus_client's, with the policy)."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
     server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
-    server = make_server(host, port, metrics_wsgi_app(registry, access), server_class, handler_class=_QuietHandler)
+    server = make_server(host, port, metrics_wsgi_app(registry, access), server_class, handler_class=_ScrapeHandler)
     threading.Thread(target=server.serve_forever, name="metrics-exporter", daemon=True).start()
     return server

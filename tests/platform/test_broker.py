@@ -37,7 +37,7 @@ def test_queue_lag_is_the_age_of_the_oldest_waiting_task():
     from django.utils import timezone
     from django_q.signing import SignedPackage
 
-    from mastermobile.observability.worker_metrics import oldest_queued_task_age
+    from mastermobile.observability.collectors import oldest_queued_task_age
 
     broker = get_broker(list_key=f"{QUEUE_NAME}-lag-{uuid.uuid4().hex}")
     assert oldest_queued_task_age(broker) == 0.0

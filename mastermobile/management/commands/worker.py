@@ -15,9 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mastermobile.management.ports import ListenAddress
+from mastermobile.observability.collectors import metrics_registry
+from mastermobile.observability.metrics import export_documented_series
 from mastermobile.observability.metrics_access import MetricsAccess, start_metrics_server
 from mastermobile.observability.multiprocess import fresh_directory
-from mastermobile.observability.worker_metrics import worker_registry
 from mastermobile.q import QUEUE_NAME
 
 
@@ -37,11 +38,12 @@ class Command(BaseCommand):
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
                 os.execv(sys.executable, [sys.executable, *sys.argv])
             config = settings.APP_CONFIG
+            export_documented_series()
             try:
                 start_metrics_server(
                     host=config.worker_metrics_host,
                     port=config.worker_metrics_port,
-                    registry=worker_registry(QUEUE_NAME),
+                    registry=metrics_registry(QUEUE_NAME),
                     access=MetricsAccess.from_config(config),
                 )
             except OSError as error:
