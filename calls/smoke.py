@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -307,17 +306,6 @@ def language_hint_for(option: str | None, playlist: Playlist) -> str | None:
     the English clip and fail the language check for the wrong reason.
     """
     return _language(option, "--language") or playlist.language
-
-
-def settings_for_engine(settings: RecordingSettings, engine: str) -> RecordingSettings:
-    """The stub bills nothing and is available while STT is off (STT-03), when the duration limit is 0."""
-    if engine != STUB_ENGINE:
-        return settings
-    return dataclasses.replace(
-        settings,
-        rate_per_minute_usd=Decimal(0),
-        max_recording_seconds=settings.max_recording_seconds or math.inf,
-    )
 
 
 def output_dir_for(report_path: Path, now: datetime) -> Path:

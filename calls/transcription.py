@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -299,11 +298,13 @@ def _transcribe(job: TranscriptionJob, transcriber: Any) -> RecordingTranscript:
     config = settings.APP_CONFIG
     record = job.call_record
     hint = language_hint(record.run.options.get("language_override"), job.language, config.stt_default_language)
-    client = transcriber or transcriber_for_engine(config, job.engine)
+    client = transcriber or transcriber_for_engine(
+        config, job.engine, correlation_id=str(record.run_id), call_id=record.call_id
+    )
     try:
         with default_storage().open(record.storage_path, "rb") as audio:
             return transcribe_recording(
-                audio, client=client, settings=recording_settings_from_config(config), language=hint
+                audio, client=client, settings=recording_settings_from_config(config, job.engine), language=hint
             )
     finally:
         if transcriber is None:
@@ -346,8 +347,8 @@ def _finish_succeeded(
 ) -> JobOutcome:
     record = job.call_record
     language = result.language or ""
-    # The stub engine bills nothing; its durations are still measured.
-    cost = Decimal(0) if job.engine == STUB_ENGINE else result.cost_usd
+    # The stub engine bills nothing (its settings carry a zero rate); its durations are still measured.
+    cost = result.cost_usd
     minutes = 0 if job.engine == STUB_ENGINE else result.billable_minutes
     key = transcript_key(
         call_id=record.call_id,
@@ -631,7 +632,7 @@ def run_in_process(
     client = transcriber
     if client is None and jobs.exists():
         try:
-            client = transcriber_for_engine(settings.APP_CONFIG, engine_for(run))
+            client = transcriber_for_engine(settings.APP_CONFIG, engine_for(run), correlation_id=str(run.run_id))
         except TranscriptionDisabled:
             client = None  # each attempt then ends stt_disabled
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -69,14 +71,21 @@ def transcriber_for_engine(config: AppConfig, engine: str, **overrides: Any) -> 
     return client_from_config(config, **overrides)
 
 
-def recording_settings_from_config(config: AppConfig) -> RecordingSettings:
+def recording_settings_from_config(config: AppConfig, engine: str | None = None) -> RecordingSettings:
+    """The limits for ``engine`` (default: ``STT_DEFAULT_ENGINE``).
+
+    The ``stub`` bills nothing and is available while STT is off (STT-03), when
+    ``STT_MAX_FILE_MINUTES`` is 0: it then has no duration limit.
+    """
+    stub = (engine or config.stt_default_engine) == STUB_ENGINE
+    max_seconds = config.stt_max_file_minutes * 60
     return RecordingSettings(
-        max_recording_seconds=config.stt_max_file_minutes * 60,
+        max_recording_seconds=math.inf if stub and not max_seconds else max_seconds,
         max_chunk_seconds=config.stt_chunk_minutes * 60,
         # OpenAI's own limit caps the setting.
         max_chunk_bytes=min(config.stt_max_file_size_mb * MEGABYTE, MAX_UPLOAD_BYTES),
         silence_threshold_dbfs=config.stt_silence_threshold_dbfs,
         operator_channel=config.stt_operator_channel,
-        rate_per_minute_usd=config.whisper_rate_per_min_usd,
+        rate_per_minute_usd=Decimal(0) if stub else config.whisper_rate_per_min_usd,
         duration_hint=config.stt_error_hint_413,
     )

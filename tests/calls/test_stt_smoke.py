@@ -34,6 +34,9 @@ SUCCESS_KEYS = [
 ]
 FAILURE_KEYS = [*SUCCESS_KEYS[:7], "error_code", "error_message"]
 
+# The openai-whisper engine sends through the outbound policy, whose circuit state and audit rows are in the database.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             report = smoke.run_smoke(
                 playlist,
                 transcriber=transcriber,
-                settings=smoke.settings_for_engine(recording_settings_from_config(config), engine),
+                settings=recording_settings_from_config(config, engine),
                 engine=engine,
                 language=language,
                 output_dir=smoke.output_dir_for(report_path, now),
