@@ -208,7 +208,7 @@ RECORD_CODE_LABELS = {
     "no_recording": _("no recording in Bitrix24"),
     "stt_disabled": _("transcription is off"),
     "max_attempts": _("attempts used up"),
-    "stalled": _("download stalled"),
+    "stalled": _("processing stalled"),
     "integration.unavailable": _("Bitrix24 unavailable, retried later"),
     "duration_limit_exceeded": _("longer than the transcription limit"),
     "no_speech": _("no speech in the recording"),
@@ -220,6 +220,7 @@ RECORD_CODE_LABELS = {
     "transcription_timeout": _("transcription timed out"),
     "http_401": _("provider refused the key (401)"),
     "http_429": _("provider rate limit (429)"),
+    "missing_record": _("record deleted"),
     "http_403": _("Bitrix24 refused access (403)"),
     "http_404": _("recording not found (404)"),
     "invalid_audio": _("not an audio file"),
@@ -229,11 +230,36 @@ RECORD_CODE_LABELS = {
 }
 
 
+# The codes the transcription stage writes (STT-56), for the jobs page's filter.
+TRANSCRIPTION_CODES = (
+    "no_speech",
+    "duration_limit_exceeded",
+    "stt_disabled",
+    "audio_conversion_failed",
+    "max_retries",
+    "unexpected_error",
+    "file_too_large",
+    "unsupported_format",
+    "transcription_timeout",
+    "network_error",
+    "http_401",
+    "http_429",
+    "integration.unavailable",
+    "storage_error",
+    "stalled",
+    "missing_record",
+)
+
+
 def record_code_label(code: str | None) -> str:
-    """The staff-facing meaning of an ``error_code``; unknown codes are shown as they are."""
+    """The staff-facing meaning of an ``error_code``; ``http_<status>`` reads as an HTTP error, others as they are."""
     if not code:
         return ""
-    return str(RECORD_CODE_LABELS.get(code, code))
+    if code in RECORD_CODE_LABELS:
+        return str(RECORD_CODE_LABELS[code])
+    if code.startswith("http_") and code[5:].isdigit():
+        return gettext("HTTP error %(status)s") % {"status": code[5:]}
+    return code
 
 
 OPEN_RECORD_STATUSES = (S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)

@@ -12,17 +12,22 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from calls import transcription
 from calls.models import (
     RECORD_CODE_LABELS,
     CallRecord,
     CallRecordStatus,
+    TranscriptionJob,
+    TranscriptionJobStatus,
     record_code_label,
 )
 from calls.services import record_retry_download
 from calls.storage import audio_content_type, default_storage
+from calls.tasks import dispatch_transcriptions
 from mastermobile import formatting
 from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
 from mastermobile.http import ranged_file_response
+from mastermobile.observability.context import current_request_id
 from mastermobile.observability.logging import Redactor, mask_phone
 
 RECORD_STATUS_TONES = {
@@ -76,7 +81,7 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     search_fields = ("=call_id", "=record_id", "from_number", "to_number", "=employee_id")
     list_select_related = ("run",)
     date_hierarchy = "call_started_at"
-    actions = ("retry_download",)
+    actions = ("retry_download", "retranscribe", "requeue_failed_transcriptions")
     fieldsets = [
         (
             _("Call"),
@@ -240,5 +245,49 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                     refused,
                 )
                 % {"count": refused},
+                level=messages.WARNING,
+            )
+
+    @admin.action(description=_("Re-transcribe"), permissions=["change"])
+    def retranscribe(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> None:
+        queued = 0
+        for record_id in queryset.filter(status=CallRecordStatus.COMPLETED).values_list("id", flat=True):
+            try:
+                transcription.record_retranscribe(record_id, actor=request.user, request_id=current_request_id())
+            except transcription.JobNotRequeueable:
+                continue
+            queued += 1
+        if queued:
+            dispatch_transcriptions()
+        self._report(request, queued, queryset.count() - queued, _("only completed records with stored audio"))
+
+    @admin.action(description=_("Requeue failed transcriptions"), permissions=["change"])
+    def requeue_failed_transcriptions(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> None:
+        dead = TranscriptionJob.objects.filter(call_record__in=queryset, status=TranscriptionJobStatus.DEAD_LETTER)
+        queued = 0
+        for job_id in dead.values_list("id", flat=True):
+            try:
+                transcription.job_requeue(job_id, actor=request.user, request_id=current_request_id())
+            except transcription.JobNotRequeueable:
+                continue
+            queued += 1
+        if queued:
+            dispatch_transcriptions()
+        self._report(request, queued, queryset.count() - queued, _("only records whose transcription failed"))
+
+    def _report(self, request: HttpRequest, queued: int, left_alone: int, which: str) -> None:
+        self.message_user(
+            request,
+            ngettext("%(count)d transcription queued.", "%(count)d transcriptions queued.", queued) % {"count": queued},
+        )
+        if left_alone:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d record was left alone: %(which)s qualify.",
+                    "%(count)d records were left alone: %(which)s qualify.",
+                    left_alone,
+                )
+                % {"count": left_alone, "which": which},
                 level=messages.WARNING,
             )

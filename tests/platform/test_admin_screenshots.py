@@ -19,7 +19,6 @@ import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,16 @@ from playwright.sync_api import Error as BrowserError
 from simple_history.admin import SimpleHistoryAdmin
 
 from calls import services as calls
+from calls import transcription
 from calls.downloads import client_for_run, record_download
-from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus
+from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, TranscriptionJob
 from integrations.bitrix24 import Bitrix24AuthError
 from integrations.services import integration_log_write
 from returns import services as returns
 from returns.models import Courier, Return
 from tests.browser import in_browser
 from tests.fakes.bitrix24 import FakeBitrix24
+from tests.fakes.openai import FakeOpenAI
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,7 +155,7 @@ def make_call_exports(demo: Demo, settings, tmp_path) -> None:
             "OPTIONS": {"location": tmp_path / "storage"},
         },
     }
-    with BusyPortal(calls=24, days=60, rate=0) as portal:
+    with BusyPortal(calls=24, days=60, rate=0) as portal, FakeOpenAI() as provider:
         config = dataclasses.replace(
             settings.APP_CONFIG,
             b24_base_url=portal.base_url,
@@ -175,12 +176,18 @@ def make_call_exports(demo: Demo, settings, tmp_path) -> None:
         demo.runs["completed"] = calls.call_export_process(run=run)
 
         # In progress (scheduled): the second half, transcription on, records in every state.
-        settings.APP_CONFIG = dataclasses.replace(config, openai_api_key="sk-demo-key", stt_max_file_minutes=60)
+        settings.APP_CONFIG = dataclasses.replace(
+            config,
+            openai_api_key=provider.api_key,
+            openai_base_url=provider.base_url,
+            stt_max_file_minutes=60,
+            stt_retry_delays_s=(600.0,),
+        )
         run, _ = calls.call_export_start(
             period_from=later + timedelta(seconds=1), period_to=now + timedelta(days=1), options={"trigger": "cron"}
         )
         calls.call_export_list(run=run, client=client_for_run(run))
-        make_records_in_every_status(run, portal)
+        make_records_in_every_status(run, portal, provider)
         demo.runs["in-progress"] = calls.call_export_refresh(run=run)
 
         # Dry run over everything: an estimate, nothing stored.
@@ -209,8 +216,8 @@ def make_call_exports(demo: Demo, settings, tmp_path) -> None:
     demo.runs["pending"] = run
 
 
-def make_records_in_every_status(run: CallExport, portal: FakeBitrix24) -> None:
-    """Downloads (some failing) through the real pipeline; the transcription states by the model's transitions."""
+def make_records_in_every_status(run: CallExport, portal: FakeBitrix24, provider: FakeOpenAI) -> None:
+    """Downloads (some failing) and transcriptions (some failing) through the real pipeline."""
     records = list(run.records.filter(status=CallRecordStatus.PENDING).order_by("id"))
     portal.recording_faults[records[0].call_id] = "500"  # one retryable error
     portal.recording_faults[records[1].call_id] = "404"  # gone for good after five attempts
@@ -221,19 +228,16 @@ def make_records_in_every_status(run: CallExport, portal: FakeBitrix24) -> None:
         record_download(record_id=records[2].pk)
     for record in records[3:7]:
         record_download(record_id=record.pk)
-    downloaded = list(CallRecord.objects.filter(pk__in=[r.pk for r in records[3:7]]).order_by("id"))
-    for record, target in [
-        (downloaded[0], [CallRecordStatus.TRANSCRIBING]),
-        (downloaded[1], [CallRecordStatus.TRANSCRIBING, CallRecordStatus.COMPLETED]),
-    ]:
-        for status in target:
-            record.transition_to(status)
-        if record.status == CallRecordStatus.COMPLETED:
-            record.text_preview = "Здравствуйте, вы позвонили в MasterMobile. Курьер приедет завтра с 10 до 14 часов."
-            record.language = "ru"
-            record.transcript_path = f"transcripts/{record.call_id}.txt"
-            record.transcription_cost = Decimal("0.042000")
-        record.save()
+    # The transcription stage for real, against the fake OpenAI: one done, one dead letter, one waiting
+    # for a retry, one in flight.
+    jobs = list(TranscriptionJob.objects.filter(call_record__in=records[3:7]).order_by("call_record_id"))
+    transcription.job_run(str(jobs[0].pk))
+    provider.fail_next(400)
+    transcription.job_run(str(jobs[1].pk))
+    provider.fail_next(503)
+    transcription.job_run(str(jobs[2].pk))
+    # A worker in the middle of the request: claimed, not finished.
+    transcription._claim(str(jobs[3].pk), timezone.now())
     claimed = records[7]
     claimed.transition_to(CallRecordStatus.DOWNLOADING)
     claimed.save()
