@@ -644,7 +644,7 @@ def run_in_process(
                 if waiting is None:
                     break
                 pause = max(0.0, (waiting.next_attempt_at - now).total_seconds())
-                progress("retry_wait", done, total)
+                progress("transcribe", done, total)
                 sleep(min(pause, 60.0))
                 continue
             for job_id in ready:

@@ -199,6 +199,12 @@ class Command(BaseCommand):
             f"{run.error_calls} error, {run.missing_audio_calls} missing audio; "
             f"{run.total_duration_sec // 60} min of calls"
         )
+        transcribed = run.records.filter(status="completed").count()
+        if transcribed or run.transcribed_minutes:
+            self.stdout.write(
+                f"transcribed {transcribed} recording(s), {run.transcribed_minutes} billable min, "
+                f"cost {run.total_cost} {run.currency_code}"
+            )
         waiting = run.total_calls - run.processed_calls
         if run.status == CallExportStatus.IN_PROGRESS and waiting:
             self.stdout.write(
