@@ -15,7 +15,8 @@ What it serves (under ``/v1``, bearer key required):
   its language instead: the STT smoke clips (``tests/data/stt_smoke``) are
   tones, and the smoke check's quality gate needs the words they stand for;
 - ``POST /chat/completions``: a deterministic assistant message listing the
-  first sentences of the last user message as bullets;
+  first sentences of the last user message as bullets; :meth:`FakeOpenAI.chats`
+  gives each request's last user and system messages;
 - ``GET /models``.
 
 Errors have OpenAI's JSON shape (``{"error": {"message", "type", "param",
@@ -109,6 +110,7 @@ class LoggedRequest:
     file_format: str | None = None
     duration_seconds: float | None = None
     text: str | None = None
+    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class _Fault:
     kind: str
     remaining: int
     retry_after: str | None
+    only: str | None = None
 
 
 @dataclass
@@ -209,18 +212,22 @@ class FakeOpenAI:
 
     # Faults and the log -----------------------------------------------
 
-    def fail_next(self, kind: int | str, times: int = 1, *, retry_after: str | None = None) -> None:
+    def fail_next(
+        self, kind: int | str, times: int = 1, *, retry_after: str | None = None, only: str | None = None
+    ) -> None:
         """Answer the next ``times`` requests with ``kind``: an HTTP status (429, 500, 503, 413…),
         ``timeout`` (the answer is held ``slow_seconds``), ``reset`` (the connection is closed
         unanswered) or ``html`` (a 200 login page, as a captive proxy sends).
-        ``retry_after`` is sent as the ``Retry-After`` header."""
+        ``retry_after`` is sent as the ``Retry-After`` header.  ``only`` (``"chat"``,
+        ``"transcription"``) limits the fault to requests of that kind, so a test can fail the
+        summary of a call whose transcription succeeds."""
         with self._lock:
-            self._faults.append(_Fault(str(kind), times, retry_after))
+            self._faults.append(_Fault(str(kind), times, retry_after, only))
 
-    def _take_fault(self) -> _Fault | None:
+    def _take_fault(self, kind: str) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0:
+                if fault.remaining > 0 and fault.only in (None, kind):
                     fault.remaining -= 1
                     return fault
             if self.fault_rate and self._random.random() < self.fault_rate:
@@ -237,6 +244,11 @@ class FakeOpenAI:
     def transcriptions(self) -> list[LoggedRequest]:
         with self._lock:
             return [entry for entry in self.requests if entry.kind == "transcription"]
+
+    def chats(self) -> list[LoggedRequest]:
+        """The chat requests; ``text`` is the last user message, ``system`` the system message."""
+        with self._lock:
+            return [entry for entry in self.requests if entry.kind == "chat"]
 
     def hold(self, seconds: float) -> None:
         if seconds > 0:
@@ -295,10 +307,7 @@ class FakeOpenAI:
         return json.dumps(body, ensure_ascii=False), "application/json"
 
     def chat_completion(self, model: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
-        content = user.get("content") or ""
-        if isinstance(content, list):
-            content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+        content = last_message(messages, "user")
         sentences = [s.strip() for s in content.replace("!", ".").replace("?", ".").split(".") if s.strip()]
         answer = "\n".join(f"- {sentence}." for sentence in sentences[:3]) or "- (пусто)"
         prompt_tokens = len(" ".join(str(m.get("content")) for m in messages).split())
@@ -314,6 +323,15 @@ class FakeOpenAI:
                 "total_tokens": prompt_tokens + len(answer.split()),
             },
         }
+
+
+def last_message(messages: list[dict[str, Any]], role: str) -> str:
+    """The text of the last message of ``role``; "" when there is none."""
+    message = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == role), {})
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
 
 
 def hear(data: bytes) -> Heard:
@@ -364,7 +382,7 @@ class _Handler(FakeServiceHandler):
             "/v1/models": "models",
         }.get(path, "other")
         self._entry = LoggedRequest(time.time(), self.command, path, 0, kind)
-        fault = self.api._take_fault()
+        fault = self.api._take_fault(kind)
         if fault and fault.kind == "reset":
             self.api.log(self._entry)
             self.close_connection = True
@@ -443,6 +461,8 @@ class _Handler(FakeServiceHandler):
         self._entry.model = model
         if not model or not isinstance(request.get("messages"), list):
             return self._error(400, "Missing required parameter: 'model' or 'messages'.", code=None)
+        self._entry.text = last_message(request["messages"], "user")
+        self._entry.system = last_message(request["messages"], "system")
         self._json(200, self.api.chat_completion(model, request["messages"]))
 
     def _read_body(self) -> bytes:

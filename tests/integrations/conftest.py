@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.fakes.bitrix24 import FakeBitrix24
+from tests.fakes.openai import FakeOpenAI
 
 
 @pytest.fixture
@@ -31,3 +32,10 @@ def b24_config(fake_b24: FakeBitrix24, settings):
     )
     settings.APP_CONFIG = config
     return config
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI API (transcriptions, chat completions) on a free port."""
+    with FakeOpenAI() as fake:
+        yield fake

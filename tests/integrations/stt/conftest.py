@@ -9,12 +9,6 @@ from tests.fakes.openai import FakeOpenAI
 
 
 @pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def make_client(fake_openai: FakeOpenAI) -> Iterator:
     """``make_client(model=…, timeout_s=…, proxy_url=…)``: a client of the fake, closed after the test."""
     clients: list[TranscriptionClient] = []

@@ -1,0 +1,132 @@
+"""Chat completions through the official ``openai`` SDK: OpenAI or any compatible server.
+
+:class:`ChatClient` builds one ``POST <base_url>/chat/completions`` per call
+and returns the assistant's text as a :class:`ChatAnswer`.  It does not
+retry: the SDK is built with ``max_retries=0`` and every failure becomes a
+typed :class:`~integrations.llm.errors.ChatError`.  It knows nothing of the
+circuit breaker, the failure metric or the integration log:
+:class:`~integrations.llm.summarizer.CallSummarizer` puts it behind the shared
+outbound policy.  Nothing here reads settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import openai
+
+from integrations.llm.errors import (
+    ChatError,
+    ChatHTTPError,
+    ChatRateLimited,
+    ChatTimeout,
+    ChatUnexpectedAnswer,
+    ChatUnreachable,
+)
+from integrations.stt.client import CONNECT_TIMEOUT_S, MESSAGE_LIMIT, retry_after_seconds
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """The assistant's message; ``model`` is the one that answered (OpenAI names the dated version)."""
+
+    text: str
+    model: str
+    request_id: str | None
+
+
+class ChatClient:
+    """One configured connection to a chat-completions endpoint."""
+
+    def __init__(self, *, api_key: str, base_url: str, model: str, timeout_s: float, proxy_url: str = ""):
+        self.model = model
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        self.proxy_url = proxy_url
+        self._api_key = api_key
+        timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
+        # The SDK closes this HTTP client with itself (close()).
+        self._sdk = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=timeout),
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The chat URL for logs and the audit: the key and a password in the base URL are ``***``."""
+        return self._mask(masked_url(self.base_url.rstrip("/") + "/chat/completions"))
+
+    def close(self) -> None:
+        self._sdk.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def complete(self, *, system: str, user: str) -> ChatAnswer:
+        """One completion of a system and a user message; raises a :class:`ChatError` subclass for every failure.
+
+        Only ``model`` and ``messages`` are sent: ``temperature`` and
+        ``max_tokens`` are refused by OpenAI's reasoning models and
+        ``max_completion_tokens`` by older compatible servers, so the prompt,
+        not a parameter, keeps the answer short.
+        """
+        messages: list[Any] = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        try:
+            raw = self._sdk.chat.completions.with_raw_response.create(model=self.model, messages=messages)
+            request_id = raw.headers.get("x-request-id")
+            answer = raw.parse()
+        except openai.OpenAIError as error:
+            raise self._translated(error) from error
+        if isinstance(answer, str):
+            # The SDK hands back the body as text when it is not JSON: a proxy's login page, not a completion.
+            content_type = raw.headers.get("content-type", "no content type")
+            raise ChatUnexpectedAnswer(
+                f"chat model answered {raw.status_code} with {content_type} instead of JSON: {answer[:80]!r}",
+                status_code=raw.status_code,
+                request_id=request_id,
+            )
+        choices = getattr(answer, "choices", None) or []
+        text = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
+        if not isinstance(text, str) or not text.strip():
+            raise ChatUnexpectedAnswer("chat model answered without a message", request_id=request_id)
+        return ChatAnswer(text=text.strip(), model=getattr(answer, "model", None) or self.model, request_id=request_id)
+
+    def _translated(self, error: openai.OpenAIError) -> ChatError:
+        if isinstance(error, openai.APITimeoutError):
+            return ChatTimeout(f"chat model did not answer within {self.timeout_s:g} s ({self.endpoint})")
+        if isinstance(error, openai.APIConnectionError):
+            via = f" via proxy {masked_url(self.proxy_url)}" if self.proxy_url else ""
+            cause = error.__cause__.__class__.__name__ if error.__cause__ else "no answer"
+            return ChatUnreachable(f"chat model unreachable{via} ({cause}): {self.endpoint}")
+        if isinstance(error, openai.APIStatusError):
+            body = error.body
+            detail = body.get("message") if isinstance(body, dict) else body
+            message = (
+                f"chat model answered {error.status_code}: {self._mask(str(detail or error.message))[:MESSAGE_LIMIT]}"
+            )
+            error_class = ChatRateLimited if error.status_code == 429 else ChatHTTPError
+            return error_class(
+                message,
+                status_code=error.status_code,
+                retry_after=retry_after_seconds(error.response.headers),
+                request_id=error.request_id,
+            )
+        return ChatUnexpectedAnswer(f"chat answer could not be read: {self._mask(str(error))[:MESSAGE_LIMIT]}")
+
+    def _mask(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part as ``***``: the proxy and base URL may carry credentials."""
+    password = urlsplit(url).password
+    return url.replace(password, "***") if password else url
