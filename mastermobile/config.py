@@ -25,6 +25,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORAGE_BACKENDS = ("local", "s3")
 Q_BROKERS = ("orm", "redis")
 STT_ENGINES = ("openai-whisper", "stub")
+SUMMARY_ENGINES = ("extractive", "llm")
 LANGUAGE_CODES = ("ru", "en")
 # The value .env.example ships for secrets; production refuses it.
 PLACEHOLDER_SECRET = "changeme"
@@ -105,6 +106,9 @@ class AppConfig:
     usd_rub_rate: Decimal
     call_export_budget_usd: Decimal | None
     call_summary_enabled: bool
+    call_summary_engine: str
+    call_summary_model: str
+    call_summary_max_input_chars: int
     call_export_cron: str
     call_export_default_days: int
     call_export_max_period_days: int
@@ -407,6 +411,10 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         usd_rub_rate=read.decimal("USD_RUB_RATE", "100"),
         call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),
         call_summary_enabled=read.bool("CALL_SUMMARY_ENABLED", False),
+        call_summary_engine=read.choice("CALL_SUMMARY_ENGINE", "extractive", SUMMARY_ENGINES),
+        call_summary_model=read.str("CALL_SUMMARY_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
+        # Below 1000 characters the model sees too little of a call to summarise it.
+        call_summary_max_input_chars=read.int("CALL_SUMMARY_MAX_INPUT_CHARS", 24000, minimum=1000, maximum=1_000_000),
         call_export_cron=_cron(read.str("CALL_EXPORT_CRON", "0 2 * * *") or "0 2 * * *"),
         call_export_default_days=call_export_default_days,
         call_export_max_period_days=call_export_max_period_days,

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import boto3
@@ -12,8 +13,12 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from calls import transcription
+from calls.models import CallExport, CallExportStatus, CallRecord, TranscriptionJob
+from calls.storage import save_stream
 from integrations.models import CircuitState
 from tests.fakes.bitrix24 import FakeBitrix24
+from tests.fakes.openai import FakeOpenAI
 
 
 @pytest.fixture
@@ -91,3 +96,58 @@ def s3_storage(settings):
     }
     yield boto3.client("s3", endpoint_url=endpoint, **credentials)
     server.stop()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[FakeOpenAI]:
+    """The fake OpenAI API (transcriptions, chat completions) on a free port."""
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def stt_config(b24_config, fake_openai, settings):
+    """STT on against the fake OpenAI (and the fake portal), summaries on, retries without waits."""
+    config = dataclasses.replace(
+        django_settings.APP_CONFIG,
+        openai_api_key=fake_openai.api_key,
+        openai_base_url=fake_openai.base_url,
+        stt_max_file_minutes=60,
+        stt_request_timeout_s=5,
+        stt_retry_delays_s=(0.0, 0.0, 0.0),
+        call_summary_enabled=True,
+    )
+    settings.APP_CONFIG = config
+    return config
+
+
+@pytest.fixture
+def stored(stt_config):
+    """``stored(audio)``: a downloaded record whose audio is ``audio``, with its queued job."""
+    run = CallExport.objects.create(
+        period_from=datetime(2026, 1, 1, tzinfo=UTC),
+        period_to=datetime(2026, 1, 2, tzinfo=UTC),
+        status=CallExportStatus.IN_PROGRESS,
+    )
+    made = 0
+
+    def make(audio: bytes) -> TranscriptionJob:
+        nonlocal made
+        made += 1
+        key = f"raw/2026/01/01/call_c{made}.wav"
+        saved = save_stream(key, [audio])
+        record = CallRecord.objects.create(
+            run=run,
+            call_id=f"c{made}",
+            record_id=str(made),
+            direction="inbound",
+            from_number="+79000000000",
+            to_number="+74950000000",
+            duration_sec=math.ceil(len(audio) / 32000),
+            status="downloaded",
+            storage_path=key,
+            checksum=saved.sha256,
+        )
+        return transcription.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
+
+    return make

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,32 +21,9 @@ from calls.models import (
     Transcript,
     TranscriptionJob,
 )
-from calls.storage import save_stream
 from tests.fakes.audio import silence, tone, wav
-from tests.fakes.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def stt_config(b24_config, fake_openai, settings):
-    config = dataclasses.replace(
-        django_settings.APP_CONFIG,
-        openai_api_key=fake_openai.api_key,
-        openai_base_url=fake_openai.base_url,
-        stt_max_file_minutes=60,
-        stt_request_timeout_s=5,
-        stt_retry_delays_s=(0.0, 0.0, 0.0),
-        call_summary_enabled=True,
-    )
-    settings.APP_CONFIG = config
-    return config
 
 
 def export(**options) -> CallExport:
@@ -189,38 +164,6 @@ def test_retry_after_from_the_provider_is_honoured(stt_config, fake_openai, fake
 
 
 # The stage on recordings made for it ------------------------------------------
-
-
-@pytest.fixture
-def stored(stt_config):
-    """``stored(audio)``: a downloaded record whose audio is ``audio``, with its queued job."""
-    run = CallExport.objects.create(
-        period_from=datetime(2026, 1, 1, tzinfo=UTC),
-        period_to=datetime(2026, 1, 2, tzinfo=UTC),
-        status=CallExportStatus.IN_PROGRESS,
-    )
-    made = 0
-
-    def make(audio: bytes) -> TranscriptionJob:
-        nonlocal made
-        made += 1
-        key = f"raw/2026/01/01/call_c{made}.wav"
-        saved = save_stream(key, [audio])
-        record = CallRecord.objects.create(
-            run=run,
-            call_id=f"c{made}",
-            record_id=str(made),
-            direction="inbound",
-            from_number="+79000000000",
-            to_number="+74950000000",
-            duration_sec=math.ceil(len(audio) / 32000),
-            status="downloaded",
-            storage_path=key,
-            checksum=saved.sha256,
-        )
-        return transcription.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
-
-    return make
 
 
 def test_a_silent_recording_ends_no_speech_at_zero_cost_and_nothing_is_sent(stored, fake_openai):

@@ -46,6 +46,8 @@ def test_it_applies_the_documented_defaults():
     assert config.summary_retention_days == 180
     assert config.storage_cleanup_interval_hours == 24
     assert config.worker_metrics_port == 9100
+    assert (config.call_summary_engine, config.call_summary_model) == ("extractive", "gpt-4o-mini")
+    assert config.call_summary_max_input_chars == 24000
 
 
 def test_it_reads_overrides():
@@ -101,6 +103,18 @@ def test_database_url_wins_over_db_variables():
     assert config.database_url == "postgres://u:p@h:5433/x"
 
 
+def test_the_llm_summary_settings_are_read():
+    config = load_config(
+        {"CALL_SUMMARY_ENGINE": "llm", "CALL_SUMMARY_MODEL": "gpt-4.1-nano", "CALL_SUMMARY_MAX_INPUT_CHARS": "8000"}
+    )
+
+    assert (config.call_summary_engine, config.call_summary_model, config.call_summary_max_input_chars) == (
+        "llm",
+        "gpt-4.1-nano",
+        8000,
+    )
+
+
 def test_db_variables_build_a_postgres_dsn_when_db_host_is_set():
     config = load_config({"DB_HOST": "db", "DB_USER": "mm", "DB_PASSWORD": "secret", "DB_NAME": "mmdb"})
 
@@ -134,6 +148,8 @@ def test_db_variables_build_a_postgres_dsn_when_db_host_is_set():
         ({"Q_BROKER": "rabbit"}, "Q_BROKER"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"CALL_EXPORT_CRON": "daily"}, "CALL_EXPORT_CRON"),
+        ({"CALL_SUMMARY_ENGINE": "gpt"}, "CALL_SUMMARY_ENGINE"),
+        ({"CALL_SUMMARY_MAX_INPUT_CHARS": "100"}, "CALL_SUMMARY_MAX_INPUT_CHARS"),
         ({"CALL_EXPORT_TIMEZONE": "Mars/Olympus"}, "CALL_EXPORT_TIMEZONE"),
         ({"DATABASE_URL": "nonsense"}, "DATABASE_URL"),
         ({"APP_ENV": "production", "DJANGO_SECRET_KEY": "k" * 50}, "JWT_SECRET"),
