@@ -13,8 +13,8 @@ engine stored says which was written.  Any other failure is logged as
 from __future__ import annotations
 
 import logging
-import math
 import re
+from itertools import pairwise
 
 from django.conf import settings
 from django.db import transaction
@@ -49,8 +49,11 @@ def extractive_bullets(text: str) -> list[str]:
         words = text.split()
         if not words:
             return []
-        size = math.ceil(len(words) / MIN_BULLETS)
-        bullets = [" ".join(words[start : start + size]) for start in range(0, len(words), size)]
+        # Three chunks whose sizes differ by one word at most, the first ones taking the extra words:
+        # ceil(n / 3)-word steps would give 4 words two chunks and 7 words a one-word third.
+        size, extra = divmod(len(words), MIN_BULLETS)
+        bounds = [index * size + min(index, extra) for index in range(MIN_BULLETS + 1)]
+        bullets = [" ".join(words[start:end]) for start, end in pairwise(bounds)]
     distinct = list(dict.fromkeys(bullet for bullet in bullets if bullet))
     return [_cut(bullet) for bullet in distinct]
 

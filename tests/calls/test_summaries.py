@@ -47,6 +47,19 @@ def test_with_fewer_than_three_sentences_the_words_are_three_equal_chunks():
     assert extractive_bullets("один два три четыре пять шесть") == ["один два", "три четыре", "пять шесть"]
 
 
+@pytest.mark.parametrize(
+    ("text", "bullets"),
+    [
+        ("один два три четыре", ["один два", "три", "четыре"]),
+        ("а б в г д е ж", ["а б в", "г д", "е ж"]),
+        ("один два", ["один", "два"]),
+        ("один", ["один"]),
+    ],
+)
+def test_words_that_do_not_divide_by_three_still_make_three_chunks_when_there_are_three(text, bullets):
+    assert extractive_bullets(text) == bullets
+
+
 def test_duplicate_chunks_are_dropped_in_order():
     assert extractive_bullets("да нет да") == ["да", "нет"]
     assert extractive_bullets("алло алло алло") == ["алло"]
