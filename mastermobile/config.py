@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from mastermobile.observability.logging import masked_url
+
 APP_ENVS = ("local", "development", "test", "staging", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STORAGE_BACKENDS = ("local", "s3")
@@ -258,7 +260,7 @@ class _Reader:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
-                f"{name}={_redact_url(value)!r} is not an http(s) URL; accepted: http://host[:port]/path or https://…"
+                f"{name}={masked_url(value)!r} is not an http(s) URL; accepted: http://host[:port]/path or https://…"
             )
         return value
 
@@ -290,19 +292,12 @@ def _check_range(name: str, raw: str, number: float, minimum: float | None, maxi
         raise ConfigError(f"{name}={raw!r} is out of range{_range_hint(minimum, maximum)}")
 
 
-def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(parts.password, REDACTED)
-    return url
-
-
 def _shown(config_field, value):
     """What ``repr(AppConfig)`` shows for one field."""
     kind = config_field.metadata.get("secret")
     if not value or kind is None:
         return value
-    return REDACTED if kind == "value" else _redact_url(value)
+    return REDACTED if kind == "value" else masked_url(value)
 
 
 _DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")

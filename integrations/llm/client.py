@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -27,6 +26,7 @@ from integrations.llm.errors import (
     ChatUnreachable,
 )
 from integrations.stt.client import CONNECT_TIMEOUT_S, MESSAGE_LIMIT, retry_after_seconds
+from mastermobile.observability.logging import masked_url
 
 
 @dataclass(frozen=True)
@@ -124,9 +124,3 @@ class ChatClient:
 
     def _mask(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
-
-
-def masked_url(url: str) -> str:
-    """``url`` with the password of its user part as ``***``: the proxy and base URL may carry credentials."""
-    password = urlsplit(url).password
-    return url.replace(password, "***") if password else url

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -37,6 +36,7 @@ from integrations.stt.errors import (
     UnsupportedFormat,
 )
 from integrations.stt.languages import iso_639_1
+from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +117,7 @@ class TranscriptionClient:
     @property
     def endpoint(self) -> str:
         """The transcription URL for logs and the audit: the key and a password in the base URL are ``***``."""
-        url = self.base_url.rstrip("/") + "/audio/transcriptions"
-        password = urlsplit(url).password
-        if password:
-            url = url.replace(password, "***")
-        return self._mask(url)
+        return self._mask(masked_url(self.base_url.rstrip("/") + "/audio/transcriptions"))
 
     def close(self) -> None:
         self._sdk.close()
@@ -179,11 +175,13 @@ class TranscriptionClient:
 
     def _translated(self, error: openai.OpenAIError) -> TranscriptionError:
         if isinstance(error, openai.APITimeoutError):
-            return ProviderTimeout(f"STT provider did not answer within {self.timeout_s:g} s ({self.base_url})")
+            return ProviderTimeout(
+                f"STT provider did not answer within {self.timeout_s:g} s ({masked_url(self.base_url)})"
+            )
         if isinstance(error, openai.APIConnectionError):
-            via = f" via proxy {self.proxy_url}" if self.proxy_url else ""
+            via = f" via proxy {masked_url(self.proxy_url)}" if self.proxy_url else ""
             cause = error.__cause__.__class__.__name__ if error.__cause__ else "no answer"
-            return ProviderUnreachable(f"STT provider unreachable{via} ({cause}): {self.base_url}")
+            return ProviderUnreachable(f"STT provider unreachable{via} ({cause}): {masked_url(self.base_url)}")
         if isinstance(error, openai.APIStatusError):
             return self._status_error(error)
         return UnexpectedAnswer(f"STT provider answer could not be read: {self._mask(str(error))[:MESSAGE_LIMIT]}")

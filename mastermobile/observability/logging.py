@@ -9,9 +9,16 @@ import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlsplit
 
 from mastermobile.observability.context import idempotency_key_var, request_id_var, user_role_var
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the password of its user part as ``***``: base and proxy URLs may carry credentials."""
+    password = urlsplit(url).password
+    return url.replace(password, "***") if password else url
+
 
 # Attributes every LogRecord has; anything else was passed through `extra=`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}

@@ -125,3 +125,13 @@ def test_a_closed_connection_without_an_answer_is_a_retryable_network_error(make
         make_client().transcribe(TWO_TONES, filename="call.mp3")
 
     assert caught.value.retryable
+
+
+def test_the_proxy_password_never_reaches_the_error_message(make_client, fake_openai):
+    port = free_port()
+
+    with pytest.raises(ProviderUnreachable) as caught:
+        make_client(proxy_url=f"http://relay:pr0xy-s3cret@127.0.0.1:{port}").transcribe(TWO_TONES, filename="a.mp3")
+
+    assert "pr0xy-s3cret" not in str(caught.value)
+    assert f"http://relay:***@127.0.0.1:{port}" in str(caught.value)
