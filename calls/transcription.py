@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +43,7 @@ from calls.models import (
     TranscriptionJobStatus,
 )
 from calls.storage import default_storage, save_text, transcript_key
+from calls.transcripts import text_preview, transcript_file
 from integrations.stt import (
     STUB_ENGINE,
     DurationLimitExceeded,
@@ -76,12 +77,7 @@ S = CallRecordStatus
 DISPATCH_TTL = timedelta(seconds=60)
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises claims against the cap.
 CLAIM_LOCK_KEY = 0x53_54_54_5F_53_4C_4F_54  # "STT_SLOT"
-PREVIEW_BYTES = 1024
 MESSAGE_LIMIT = 2000
-
-
-class JobNotRequeueable(Exception):
-    """Only a dead-lettered job can be requeued (STT-07), only a completed record re-transcribed."""
 
 
 @dataclass(frozen=True)
@@ -126,12 +122,12 @@ def job_enqueue(record: CallRecord) -> TranscriptionJob:
     if job.call_record_id != record.pk:
         TranscriptionJob.objects.filter(pk=job.pk).update(call_record=record)
     if job.status not in (J.QUEUED, J.RUNNING, J.RETRY_WAIT):
-        JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.QUEUED, **_fresh_job_fields())
+        JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.QUEUED, **fresh_job_fields())
     job.refresh_from_db()
     return job
 
 
-def _fresh_job_fields() -> dict[str, Any]:
+def fresh_job_fields() -> dict[str, Any]:
     return {
         "attempts": 0,
         "next_attempt_at": None,
@@ -317,29 +313,37 @@ def _owned(job: TranscriptionJob) -> bool:
     return current == (J.RUNNING, job.attempts)
 
 
+def _settle(
+    job: TranscriptionJob,
+    *,
+    job_status: str,
+    record_status: str,
+    job_fields: dict[str, Any],
+    record_fields: dict[str, Any],
+    also: Callable[[], object] | None = None,
+) -> bool:
+    """End this attempt: the job from ``running`` and its record from ``transcribing``, in one transaction.
+
+    False, and nothing written, when the job is no longer this attempt's.
+    """
+    with transaction.atomic():
+        if not _owned(job):
+            return False
+        if also is not None:
+            also()
+        JOB_TRANSITIONS.move(TranscriptionJob, job.pk, job_status, only_from=[J.RUNNING], **job_fields)
+        RECORD_TRANSITIONS.move(
+            CallRecord, job.call_record_id, record_status, only_from=[S.TRANSCRIBING], **record_fields
+        )
+    return True
+
+
+SUPERSEDED = JobOutcome(J.RUNNING, "superseded", worked=False)
+
+
 def _mask(text: str) -> str:
     config = settings.APP_CONFIG
     return Redactor(config.secrets, mask_pii=config.pii_masking_enabled).text(text)[:MESSAGE_LIMIT]
-
-
-def text_preview(text: str) -> str:
-    """STT-08: the first 1024 UTF-8 bytes, cut on a character boundary."""
-    return text.encode("utf-8")[:PREVIEW_BYTES].decode("utf-8", errors="ignore")
-
-
-def transcript_file(record: CallRecord, text: str, language: str) -> str:
-    """STT-08: header lines, ``---``, then the text; UTF-8 without BOM."""
-    started = record.call_started_at.astimezone(UTC).isoformat() if record.call_started_at else ""
-    header = [
-        f"CALL_ID: {record.call_id}",
-        f"RECORD_ID: {record.record_id or ''}",
-        f"START: {started}",
-        f"DIRECTION: {record.direction}",
-        f"DURATION_SEC: {record.duration_sec}",
-        f"LANGUAGE: {language}",
-        "---",
-    ]
-    return "\n".join(header) + "\n" + text + "\n"
 
 
 def _finish_succeeded(
@@ -373,43 +377,38 @@ def _finish_succeeded(
         "codec": result.audio.codec,
         "channels": result.audio.channels,
     }
-    finished = now()
-    with transaction.atomic():
-        if not _owned(job):
-            return JobOutcome(J.RUNNING, "superseded", worked=False)
-        Transcript.objects.update_or_create(
+    settled = _settle(
+        job,
+        job_status=J.SUCCEEDED,
+        record_status=S.COMPLETED,
+        job_fields={
+            "finished_at": now(),
+            "duration_seconds": round(elapsed, 3),
+            "audio_seconds": result.billable_seconds,
+            "billable_minutes": minutes,
+            "cost": cost,
+            "model": result.model,
+            "next_attempt_at": None,
+            "dispatched_at": None,
+            "last_error_code": "",
+            "last_error_message": "",
+        },
+        record_fields={
+            "transcript_path": key,
+            "text_preview": text_preview(result.text),
+            "language": language,
+            "transcription_cost": cost,
+            "audio_duration_sec": result.duration_seconds,
+            "error_code": None,
+            "error_message": "",
+        },
+        also=lambda: Transcript.objects.update_or_create(
             call_record=record,
             defaults={"text_full": result.text, "text_normalized": None, "metadata": metadata, "purged_at": None},
-        )
-        RECORD_TRANSITIONS.move(
-            CallRecord,
-            record.pk,
-            S.COMPLETED,
-            only_from=[S.TRANSCRIBING],
-            transcript_path=key,
-            text_preview=text_preview(result.text),
-            language=language,
-            transcription_cost=cost,
-            audio_duration_sec=result.duration_seconds,
-            error_code=None,
-            error_message="",
-        )
-        JOB_TRANSITIONS.move(
-            TranscriptionJob,
-            job.pk,
-            J.SUCCEEDED,
-            only_from=[J.RUNNING],
-            finished_at=finished,
-            duration_seconds=round(elapsed, 3),
-            audio_seconds=result.billable_seconds,
-            billable_minutes=minutes,
-            cost=cost,
-            model=result.model,
-            next_attempt_at=None,
-            dispatched_at=None,
-            last_error_code="",
-            last_error_message="",
-        )
+        ),
+    )
+    if not settled:
+        return SUPERSEDED
     STT_JOBS.labels(status="success").inc()
     CALL_TRANSCRIPTS.labels(status="completed").inc()
     CALL_EXPORT_SUCCESS.inc()
@@ -435,29 +434,20 @@ def _finish_succeeded(
 
 def _finish_skipped(job: TranscriptionJob, code: str, message: str, now: Callable[[], datetime]) -> JobOutcome:
     """``no_speech``, ``duration_limit_exceeded`` or ``stt_disabled``: nothing billed, not an error."""
-    record = job.call_record
-    with transaction.atomic():
-        if not _owned(job):
-            return JobOutcome(J.RUNNING, "superseded", worked=False)
-        RECORD_TRANSITIONS.move(
-            CallRecord,
-            record.pk,
-            S.SKIPPED,
-            only_from=[S.TRANSCRIBING],
-            error_code=code,
-            error_message=_mask(message),
-            transcription_cost=0,
-        )
-        JOB_TRANSITIONS.move(
-            TranscriptionJob,
-            job.pk,
-            J.SKIPPED,
-            only_from=[J.RUNNING],
-            finished_at=now(),
-            dispatched_at=None,
-            last_error_code=code,
-            last_error_message=_mask(message),
-        )
+    settled = _settle(
+        job,
+        job_status=J.SKIPPED,
+        record_status=S.SKIPPED,
+        job_fields={
+            "finished_at": now(),
+            "dispatched_at": None,
+            "last_error_code": code,
+            "last_error_message": _mask(message),
+        },
+        record_fields={"error_code": code, "error_message": _mask(message), "transcription_cost": 0},
+    )
+    if not settled:
+        return SUPERSEDED
     STT_JOBS.labels(status="skipped").inc()
     CALL_TRANSCRIPTS.labels(status="skipped").inc()
     CALL_EXPORT_SUCCESS.inc()
@@ -470,7 +460,6 @@ def _finish_skipped(job: TranscriptionJob, code: str, message: str, now: Callabl
 
 def _finish_failed(job: TranscriptionJob, error: TranscriptionError, now: Callable[[], datetime]) -> JobOutcome:
     """A retryable failure waits on the STT-06 ladder; the rest, and the last retry, go to the dead letters."""
-    record = job.call_record
     delays = settings.APP_CONFIG.stt_retry_delays_s
     code = error.error_code
     message = _mask(str(error))
@@ -479,24 +468,22 @@ def _finish_failed(job: TranscriptionJob, error: TranscriptionError, now: Callab
     if error.retryable and job.attempts <= len(delays):
         wait = max(delays[job.attempts - 1], error.retry_after or 0.0)
         retry_at = moment + timedelta(seconds=wait)
-        with transaction.atomic():
-            if not _owned(job):
-                return JobOutcome(J.RUNNING, "superseded", worked=False)
-            JOB_TRANSITIONS.move(
-                TranscriptionJob,
-                job.pk,
-                J.RETRY_WAIT,
-                only_from=[J.RUNNING],
-                next_attempt_at=retry_at,
+        settled = _settle(
+            job,
+            job_status=J.RETRY_WAIT,
+            record_status=S.DOWNLOADED,
+            job_fields={
+                "next_attempt_at": retry_at,
                 # Handed to the delayed task now: dispatch leaves it to that task.
-                dispatched_at=retry_at,
-                last_status_code=error.status_code,
-                last_error_code=code,
-                last_error_message=message,
-            )
-            RECORD_TRANSITIONS.move(
-                CallRecord, record.pk, S.DOWNLOADED, only_from=[S.TRANSCRIBING], error_code=code, error_message=message
-            )
+                "dispatched_at": retry_at,
+                "last_status_code": error.status_code,
+                "last_error_code": code,
+                "last_error_message": message,
+            },
+            record_fields={"error_code": code, "error_message": message},
+        )
+        if not settled:
+            return SUPERSEDED
         STT_JOBS.labels(status="retry").inc()
         CALL_EXPORT_RETRY.labels(stage="transcribe").inc()
         _log_failure(job, "retry", code, error.status_code, retry_in=round(wait, 3))
@@ -504,32 +491,28 @@ def _finish_failed(job: TranscriptionJob, error: TranscriptionError, now: Callab
 
     final_code = ("max_retries" if code != "unexpected_error" else code) if error.retryable else code
     reason = f"{error.status_code}: {message}" if error.status_code else message
-    with transaction.atomic():
-        if not _owned(job):
-            return JobOutcome(J.RUNNING, "superseded", worked=False)
-        JOB_TRANSITIONS.move(
-            TranscriptionJob,
-            job.pk,
-            J.DEAD_LETTER,
-            only_from=[J.RUNNING],
-            failed_at=moment,
-            finished_at=moment,
-            dispatched_at=None,
-            next_attempt_at=None,
-            last_status_code=error.status_code,
-            last_error_code=final_code,
-            last_error_message=message,
-            dlq_reason=reason[:MESSAGE_LIMIT],
-        )
-        RECORD_TRANSITIONS.move(
-            CallRecord,
-            record.pk,
-            S.ERROR,
-            only_from=[S.TRANSCRIBING],
-            error_code=final_code,
-            error_message=message if final_code == code else f"{code}: {message}",
-            transcription_cost=0,
-        )
+    settled = _settle(
+        job,
+        job_status=J.DEAD_LETTER,
+        record_status=S.ERROR,
+        job_fields={
+            "failed_at": moment,
+            "finished_at": moment,
+            "dispatched_at": None,
+            "next_attempt_at": None,
+            "last_status_code": error.status_code,
+            "last_error_code": final_code,
+            "last_error_message": message,
+            "dlq_reason": reason[:MESSAGE_LIMIT],
+        },
+        record_fields={
+            "error_code": final_code,
+            "error_message": message if final_code == code else f"{code}: {message}",
+            "transcription_cost": 0,
+        },
+    )
+    if not settled:
+        return SUPERSEDED
     STT_JOBS.labels(status="dlq").inc()
     EVENTS_DLQ.labels(event_type="call_export").inc()
     CALL_TRANSCRIPTS.labels(status="error").inc()
@@ -552,61 +535,6 @@ def _log_failure(job: TranscriptionJob, stage: str, code: str, status_code: int 
             **fields,
         },
     )
-
-
-# Operator actions ---------------------------------------------------------------
-
-
-def _audit_entry(action: str, *, actor: Any, reason: str, request_id: str | None, job: TranscriptionJob) -> dict:
-    return {
-        "action": action,
-        "actor": getattr(actor, "get_username", lambda: str(actor or "system"))(),
-        "at": timezone.now().isoformat(),
-        "reason": reason,
-        "request_id": request_id,
-        "call_id": job.call_id,
-        "record_id": job.call_record_id,
-    }
-
-
-def job_requeue(
-    job_id: Any, *, actor: Any, reason: str = "manual_requeue", request_id: str | None = None
-) -> TranscriptionJob:
-    """STT-07: a dead letter back to ``queued``, its record back to ``downloaded`` with the errors cleared; audited."""
-    with transaction.atomic():
-        job = TranscriptionJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != J.DEAD_LETTER:
-            raise JobNotRequeueable("only a dead-lettered transcription job can be requeued")
-        entry = _audit_entry("requeue", actor=actor, reason=reason, request_id=request_id, job=job)
-        JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.QUEUED, history=[*job.history, entry], **_fresh_job_fields())
-        if job.call_record_id is not None:
-            RECORD_TRANSITIONS.move(
-                CallRecord,
-                job.call_record_id,
-                S.DOWNLOADED,
-                only_from=[S.ERROR],
-                error_code=None,
-                error_message="",
-                last_attempt_at=timezone.now(),
-            )
-    logger.info("stt.job", extra={"event": "stt.job", "stage": "requeued", **entry})
-    return TranscriptionJob.objects.get(pk=job.pk)
-
-
-def record_retranscribe(
-    record_id: int, *, actor: Any, reason: str = "retranscribe", request_id: str | None = None
-) -> TranscriptionJob:
-    """An operator's *Re-transcribe* of a completed record (CALL-11 ``completed → transcribing`` at pick-up)."""
-    with transaction.atomic():
-        record = CallRecord.objects.select_for_update().select_related("run").filter(pk=record_id).first()
-        if record is None or record.status != S.COMPLETED or not record.storage_path or record.audio_purged_at:
-            raise JobNotRequeueable("only a completed record whose audio is still stored can be re-transcribed")
-        job = job_enqueue(record)
-        if job.status != J.QUEUED:
-            job = TranscriptionJob.objects.get(pk=job.pk)
-        entry = _audit_entry("retranscribe", actor=actor, reason=reason, request_id=request_id, job=job)
-        TranscriptionJob.objects.filter(pk=job.pk).update(history=[*job.history, entry])
-    return TranscriptionJob.objects.get(pk=job.pk)
 
 
 # The command's path ---------------------------------------------------------------

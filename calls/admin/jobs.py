@@ -12,7 +12,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from calls import transcription
+from calls import dead_letters
 from calls.models import TRANSCRIPTION_CODES, TranscriptionJob, TranscriptionJobStatus, record_code_label
 from calls.tasks import dispatch_transcriptions
 from mastermobile import formatting
@@ -141,8 +141,8 @@ class TranscriptionJobAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         requeued = 0
         for job_id in queryset.filter(status=J.DEAD_LETTER).values_list("id", flat=True):
             try:
-                transcription.job_requeue(job_id, actor=request.user, request_id=current_request_id())
-            except transcription.JobNotRequeueable:
+                dead_letters.job_requeue(job_id, actor=request.user, request_id=current_request_id())
+            except dead_letters.JobNotRequeueable:
                 continue
             requeued += 1
         if requeued:

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import transcription
+from calls import dead_letters
 from calls.models import (
     RECORD_CODE_LABELS,
     CallRecord,
@@ -253,8 +253,8 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         queued = 0
         for record_id in queryset.filter(status=CallRecordStatus.COMPLETED).values_list("id", flat=True):
             try:
-                transcription.record_retranscribe(record_id, actor=request.user, request_id=current_request_id())
-            except transcription.JobNotRequeueable:
+                dead_letters.record_retranscribe(record_id, actor=request.user, request_id=current_request_id())
+            except dead_letters.JobNotRequeueable:
                 continue
             queued += 1
         if queued:
@@ -267,8 +267,8 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         queued = 0
         for job_id in dead.values_list("id", flat=True):
             try:
-                transcription.job_requeue(job_id, actor=request.user, request_id=current_request_id())
-            except transcription.JobNotRequeueable:
+                dead_letters.job_requeue(job_id, actor=request.user, request_id=current_request_id())
+            except dead_letters.JobNotRequeueable:
                 continue
             queued += 1
         if queued:

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import transcription
+from calls import dead_letters
 from calls.models import TranscriptionJob, TranscriptionJobStatus
 from calls.tasks import dispatch_transcriptions
 from mastermobile.api.errors import ProblemError
@@ -124,13 +124,13 @@ class DeadLetterRequeueView(APIView):
         if entry is None:
             raise ProblemError("not-found", "DLQ entry not found")
         try:
-            transcription.job_requeue(
+            dead_letters.job_requeue(
                 entry.pk,
                 actor=getattr(request.user, "staff_user", None) or request.user.actor_id,
                 reason=serializer.validated_data["reason"],
                 request_id=current_request_id(),
             )
-        except transcription.JobNotRequeueable:
+        except dead_letters.JobNotRequeueable:
             # Requeued by someone else between the read and the lock.
             raise ProblemError("not-found", "DLQ entry not found") from None
         dispatch_transcriptions()

@@ -12,7 +12,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from calls import services, transcription
+from calls import dead_letters, services, transcription
 from calls.models import (
     CallExport,
     CallExportStatus,
@@ -124,7 +124,7 @@ def test_a_requeued_dead_letter_is_transcribed_and_audited(stt_config, fake_open
     run = export()
     dead = TranscriptionJob.objects.get(status="dead_letter")
 
-    requeued = transcription.job_requeue(dead.pk, actor=admin_user, request_id="req-1")
+    requeued = dead_letters.job_requeue(dead.pk, actor=admin_user, request_id="req-1")
 
     record = CallRecord.objects.get(pk=dead.call_record_id)
     assert (requeued.status, requeued.attempts, requeued.dlq_reason) == ("queued", 0, "")
@@ -132,8 +132,8 @@ def test_a_requeued_dead_letter_is_transcribed_and_audited(stt_config, fake_open
     entry = requeued.history[-1]
     assert entry["actor"] == admin_user.get_username() and entry["reason"] == "manual_requeue"
     assert (entry["request_id"], entry["call_id"], entry["record_id"]) == ("req-1", dead.call_id, record.pk)
-    with pytest.raises(transcription.JobNotRequeueable):
-        transcription.job_requeue(dead.pk, actor=admin_user)
+    with pytest.raises(dead_letters.JobNotRequeueable):
+        dead_letters.job_requeue(dead.pk, actor=admin_user)
 
     assert transcription.job_run(str(dead.pk)).status == "succeeded"
     run = services.call_export_refresh(run=run)
@@ -307,7 +307,7 @@ def test_re_transcribing_a_completed_record_replaces_its_transcript(stored, fake
     job = stored(wav(tone(600, 1.0)))
     transcription.job_run(str(job.pk))
 
-    again = transcription.record_retranscribe(job.call_record_id, actor=admin_user)
+    again = dead_letters.record_retranscribe(job.call_record_id, actor=admin_user)
     assert again.pk == job.pk and again.status == "queued"
     assert transcription.job_run(str(job.pk)).status == "succeeded"
 
