@@ -1,0 +1,167 @@
+"""Transcript search (CALL-21): the selector."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+
+from calls import selectors
+from tests.calls.transcripts import make_transcribed
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE = "Клиент: мой заказ <script>alert('x')</script> и <mark>не</mark> <b>жирный</b> пришёл"
+
+
+def tags(snippet: str) -> list[str]:
+    return re.findall(r"<[^>]*>", snippet)
+
+
+def search(query: str, **paging) -> selectors.TranscriptSearchPage:
+    return selectors.transcript_search(query=query, **paging)
+
+
+# The selector, on either database ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "   ", '""'])
+def test_a_blank_query_finds_nothing(query):
+    make_transcribed()
+
+    page = search(query)
+
+    assert (page.hits, page.has_next) == ([], False)
+
+
+def test_a_word_finds_the_transcripts_that_say_it_and_no_others():
+    wanted = make_transcribed("Оператор: курьер приедет завтра")
+    make_transcribed("Оператор: возврат оформлен")
+
+    page = search("курьер")
+
+    assert [hit.record.pk for hit in page.hits] == [wanted.pk]
+    assert page.hits[0].record.call_id == wanted.call_id
+
+
+def test_the_snippet_marks_the_match():
+    make_transcribed("Оператор: курьер приедет завтра с 10 до 14 часов")
+
+    snippet = search("курьер").hits[0].snippet
+
+    assert "<mark>курьер</mark>" in snippet.lower()
+
+
+def test_html_in_the_text_is_escaped_and_only_mark_survives():
+    make_transcribed(HOSTILE)
+
+    snippet = search("заказ").hits[0].snippet
+
+    assert set(tags(snippet)) == {"<mark>", "</mark>"}
+    assert "&lt;script&gt;" in snippet and "&lt;mark&gt;не&lt;/mark&gt;" in snippet
+
+
+def test_purged_transcripts_are_not_found():
+    make_transcribed("Оператор: курьер приедет", purged=True)
+
+    assert search("курьер").hits == []
+
+
+def test_limit_and_offset_page_through_the_hits():
+    for _ in range(5):
+        make_transcribed("Клиент: где мой курьер")
+
+    first, last = search("курьер", limit=2, offset=0), search("курьер", limit=2, offset=4)
+
+    assert (len(first.hits), first.has_next) == (2, True)
+    assert (len(last.hits), last.has_next) == (1, False)
+    seen = {hit.record.pk for offset in (0, 2, 4) for hit in search("курьер", limit=2, offset=offset).hits}
+    assert len(seen) == 5
+
+
+def test_the_matching_record_ids_feed_a_filter():
+    wanted = make_transcribed("Клиент: курьер опоздал")
+    make_transcribed("Клиент: всё хорошо")
+
+    assert list(selectors.transcript_record_ids(query="курьер")) == [{"call_record_id": wanted.pk}]
+
+
+def test_the_plain_snippet_shows_words_around_the_first_match_and_marks_each():
+    text = " ".join(f"слово{n}" for n in range(40)) + " ЗАКАЗ и снова заказ " + " ".join(f"хвост{n}" for n in range(40))
+
+    snippet = selectors.plain_snippet(text, ["заказ"])
+
+    words = re.sub(r"</?mark>", "", snippet).split()
+    assert snippet.startswith("… слово30 ") and snippet.endswith(" …")
+    assert len([word for word in words if word != "…"]) == selectors.SNIPPET_WORDS
+    assert snippet.count("<mark>") == 2 and "<mark>ЗАКАЗ</mark>" in snippet
+
+
+def test_the_plain_snippet_starts_at_the_word_that_holds_the_match():
+    snippet = selectors.plain_snippet("Клиент: оформил предзаказ <b>вчера</b>", ["заказ"])
+
+    assert snippet == "Клиент: оформил пред<mark>заказ</mark> &lt;b&gt;вчера&lt;/b&gt;"
+
+
+# PostgreSQL full text ----------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_russian_stemming_finds_other_forms_of_a_word():
+    singular = make_transcribed("Клиент: мой заказ не пришёл")
+    genitive = make_transcribed("Оператор: назовите номер заказа")
+
+    page = search("заказы")
+
+    assert {hit.record.pk for hit in page.hits} == {singular.pk, genitive.pk}
+
+
+@pytest.mark.postgres
+def test_hits_are_ranked_by_cover_density_best_first():
+    once = make_transcribed("Клиент: курьер. " + "Мы говорили о погоде и о разном. " * 20)
+    often = make_transcribed("Клиент: курьер курьер, где курьер? Курьер опоздал.")
+
+    hits = search("курьер").hits
+
+    assert [hit.record.pk for hit in hits] == [often.pk, once.pk]
+    assert hits[0].rank > hits[1].rank > 0
+
+
+@pytest.mark.postgres
+def test_websearch_syntax_excludes_words_and_matches_phrases():
+    cancelled = make_transcribed("Клиент: доставка заказа отменена")
+    delivered = make_transcribed("Клиент: заказ доставлен, доставка быстрая")
+
+    assert [hit.record.pk for hit in search("доставка -отменена").hits] == [delivered.pk]
+    assert [hit.record.pk for hit in search('"доставка заказа"').hits] == [cancelled.pk]
+
+
+@pytest.mark.postgres
+def test_the_headline_is_one_fragment_of_at_most_30_words():
+    make_transcribed(" ".join(["разговор"] * 80 + ["курьер"] + ["прощание"] * 80))
+
+    snippet = search("курьер").hits[0].snippet
+
+    assert "<mark>курьер</mark>" in snippet
+    assert len(re.sub(r"</?mark>", "", snippet).split()) <= selectors.SNIPPET_WORDS
+
+
+@pytest.mark.postgres
+def test_the_headline_escapes_html_of_the_text():
+    make_transcribed(HOSTILE)
+
+    snippet = search("заказ").hits[0].snippet
+
+    assert tags(snippet) == ["<mark>", "</mark>"]
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in snippet
+
+
+@pytest.mark.postgres
+def test_the_search_can_use_the_gin_index():
+    make_transcribed()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the table is tiny; ask whether the index fits at all
+        plan = selectors.transcript_record_ids(query="заказ").explain()
+
+    assert "calls_transcript_text_search" in plan
