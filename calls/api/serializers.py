@@ -1,4 +1,4 @@
-"""Translate between JSON and the call export services (EXP-06).
+"""Translate between JSON and the call export services (EXP-06) and the transcript search (CALL-21).
 
 The start body is strict: unknown fields are refused, periods lie within
 :data:`EARLIEST`…:data:`LATEST` and span at most ``CALL_EXPORT_MAX_PERIOD_DAYS``.
@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from calls import services
 from calls.models import CallExport
+from calls.selectors import SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SEARCH_MAX_QUERY_LENGTH
 from mastermobile.api.serializers import RFC3339DateTimeField, StrictSerializer
 
 # Calls the portal can have: nothing before 2000, nothing after 2100 (UTC).
@@ -89,3 +90,31 @@ class CallExportSerializer(serializers.ModelSerializer):
 
     def get_actor(self, run: CallExport) -> str | None:
         return run.actor.get_username() if run.actor else None
+
+
+class TranscriptSearchQuerySerializer(serializers.Serializer):
+    """The query string of ``GET /api/v1/b24-calls/transcripts/search``; a bad limit or offset is a 422."""
+
+    q = serializers.CharField(required=False, allow_blank=True, default="", max_length=SEARCH_MAX_QUERY_LENGTH)
+    limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=SEARCH_MAX_LIMIT)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=SEARCH_MAX_OFFSET)
+
+
+class TranscriptHitSerializer(serializers.Serializer):
+    record_id = serializers.IntegerField(source="record.pk")
+    call_id = serializers.CharField(source="record.call_id")
+    call_started_at = RFC3339DateTimeField(source="record.call_started_at", allow_null=True)
+    rank = serializers.FloatField(
+        allow_null=True, help_text="ts_rank_cd, higher is better; null where the database cannot rank (SQLite)."
+    )
+    snippet = serializers.CharField(
+        help_text="HTML: the text escaped, matches in <mark>…</mark>; one fragment of up to 30 words."
+    )
+    language = serializers.CharField(source="record.language", help_text="ISO 639-1, empty when unknown.")
+
+
+class TranscriptSearchPageSerializer(serializers.Serializer):
+    items = TranscriptHitSerializer(many=True, source="hits")
+    limit = serializers.IntegerField(min_value=1, max_value=SEARCH_MAX_LIMIT)
+    offset = serializers.IntegerField(min_value=0, max_value=SEARCH_MAX_OFFSET)
+    has_next = serializers.BooleanField()

@@ -1,11 +1,12 @@
 from django.urls import path
 
 from calls.api.dlq import DeadLetterListView, DeadLetterRequeueView
-from calls.api.views import CallExportDetailView, CallExportListView
+from calls.api.views import CallExportDetailView, CallExportListView, TranscriptSearchView
 
 urlpatterns = [
     path("call-exports", CallExportListView.as_view(), name="call-exports"),
     path("call-exports/<uuid:run_id>", CallExportDetailView.as_view(), name="call-export-detail"),
     path("admin/stt/dlq", DeadLetterListView.as_view(), name="stt-dlq"),
     path("admin/stt/dlq/<uuid:entry_id>/requeue", DeadLetterRequeueView.as_view(), name="stt-dlq-requeue"),
+    path("b24-calls/transcripts/search", TranscriptSearchView.as_view(), name="b24-calls-transcript-search"),
 ]

@@ -1,23 +1,53 @@
-"""``POST /api/v1/call-exports`` and ``GET /api/v1/call-exports/{run_id}`` (EXP-06)."""
+"""``POST /api/v1/call-exports`` and ``GET /api/v1/call-exports/{run_id}`` (EXP-06);
+``GET /api/v1/b24-calls/transcripts/search`` (CALL-21)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import services
-from calls.api.serializers import CallExportSerializer, CallExportStartSerializer
+from calls import selectors, services
+from calls.api.serializers import (
+    CallExportSerializer,
+    CallExportStartSerializer,
+    TranscriptSearchPageSerializer,
+    TranscriptSearchQuerySerializer,
+)
 from calls.models import CallExport
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from mastermobile.api.permissions import roles_description
-from mastermobile.api.schema import problem_responses
+from mastermobile.api.schema import NO_NUL_PATTERN, problem_responses
 
 EXPORT_ROLES = {"1c", "admin"}
 EXPORT_PERMISSION = "calls.export_callrecord"
+SEARCH_ROLES = {"admin"}
+# Transcripts are what staff read on the call record's page; the API asks for the same right.
+SEARCH_PERMISSION = "calls.view_callrecord"
+SEARCH_PARAMETERS = [
+    OpenApiParameter(
+        "q",
+        {"type": "string", "maxLength": selectors.SEARCH_MAX_QUERY_LENGTH, "pattern": NO_NUL_PATTERN},
+        allow_blank=True,
+        description=(
+            "Words said in the call, as PostgreSQL's websearch_to_tsquery reads them with the `russian` "
+            'configuration: any word form, "a phrase", -excluded, `or`. Blank or missing: no items.'
+        ),
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": selectors.SEARCH_MAX_LIMIT, "default": 20},
+        description="Items per page.",
+    ),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": selectors.SEARCH_MAX_OFFSET, "default": 0},
+        description="Items to skip.",
+    ),
+]
 
 
 def _actor(request: Request):
@@ -84,3 +114,35 @@ class CallExportDetailView(APIView):
         if run is None:
             raise ProblemError("not-found", f"No call export run {run_id}.")
         return Response(CallExportSerializer(run).data)
+
+
+class TranscriptSearchView(APIView):
+    allowed_roles = {"GET": SEARCH_ROLES}
+    staff_permission = SEARCH_PERMISSION
+
+    @extend_schema(
+        operation_id="b24_calls_transcripts_search",
+        summary="Search call transcripts",
+        description=(
+            "Full-text search over transcripts (PostgreSQL, `russian`), best `ts_rank_cd` first; each item "
+            "links to its call record by `record_id` and carries an HTML snippet with the matches in `<mark>`. "
+            f"{roles_description(allowed_roles, 'GET')} Staff also need the `{SEARCH_PERMISSION}` permission."
+        ),
+        parameters=SEARCH_PARAMETERS,
+        responses={
+            200: TranscriptSearchPageSerializer,
+            **problem_responses(
+                401, 403, 422, d422="`limit` outside 1…100, `offset` outside 0…10000, or `q` too long or with NUL."
+            ),
+        },
+        tags=["b24-calls"],
+    )
+    def get(self, request: Request) -> Response:
+        params = TranscriptSearchQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = selectors.transcript_search(
+            query=params.validated_data["q"],
+            limit=params.validated_data["limit"],
+            offset=params.validated_data["offset"],
+        )
+        return Response(TranscriptSearchPageSerializer(page).data)

@@ -1,17 +1,21 @@
-"""Transcript search (CALL-21): the selector."""
+"""Transcript search (CALL-21): the selector and the API."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
+from drf_spectacular.generators import SchemaGenerator
 
 from calls import selectors
 from tests.calls.transcripts import make_transcribed
 
 pytestmark = pytest.mark.django_db
 
+SEARCH_URL = "/api/v1/b24-calls/transcripts/search"
 HOSTILE = "Клиент: мой заказ <script>alert('x')</script> и <mark>не</mark> <b>жирный</b> пришёл"
 
 
@@ -21,6 +25,13 @@ def tags(snippet: str) -> list[str]:
 
 def search(query: str, **paging) -> selectors.TranscriptSearchPage:
     return selectors.transcript_search(query=query, **paging)
+
+
+def staff_client(client, *codenames: str):
+    user = get_user_model().objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
 
 
 # The selector, on either database ----------------------------------------------------------
@@ -165,3 +176,99 @@ def test_the_search_can_use_the_gin_index():
         plan = selectors.transcript_record_ids(query="заказ").explain()
 
     assert "calls_transcript_text_search" in plan
+
+
+# API ----------------------------------------------------------------------------------------
+
+
+def test_the_api_needs_a_token(api_client):
+    response = api_client.get(SEARCH_URL, {"q": "заказ"})
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("role", "subject"), [("1c", "onec-prod"), ("courier", "courier-001")])
+def test_only_the_admin_role_may_search(client_for, role, subject):
+    assert client_for(role, subject).get(SEARCH_URL, {"q": "заказ"}).status_code == 403
+
+
+def test_staff_need_the_permission_to_view_call_records(client):
+    refused = staff_client(client, "view_return").get(SEARCH_URL, {"q": "заказ"})
+
+    assert refused.status_code == 403
+
+
+def test_staff_with_view_permission_may_search(client):
+    make_transcribed()
+
+    response = staff_client(client, "view_callrecord").get(SEARCH_URL, {"q": "заказ"})
+
+    assert response.status_code == 200 and len(response.json()["items"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"offset": "10001"}, "offset"),
+        ({"q": "a" * 501}, "q"),
+        ({"q": "за\x00каз"}, "q"),
+    ],
+)
+def test_a_bad_limit_offset_or_query_is_a_422_problem(client_for, params, field):
+    response = client_for("admin").get(SEARCH_URL, {"q": "заказ", **params})
+
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+@pytest.mark.parametrize("params", [{}, {"q": ""}, {"q": "   "}])
+def test_a_blank_query_answers_an_empty_list(client_for, params):
+    make_transcribed()
+
+    response = client_for("admin").get(SEARCH_URL, params)
+
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "limit": 20, "offset": 0, "has_next": False}
+
+
+def test_an_item_names_its_record_call_start_rank_snippet_and_language(client_for, on_postgres):
+    record = make_transcribed(HOSTILE)
+
+    item = client_for("admin").get(SEARCH_URL, {"q": "заказ"}).json()["items"][0]
+
+    assert item["record_id"] == record.pk and item["call_id"] == record.call_id
+    assert item["call_started_at"] == record.call_started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert item["language"] == "ru"
+    assert (item["rank"] > 0) if on_postgres else item["rank"] is None
+    assert "<mark>заказ</mark>" in item["snippet"] and "<script>" not in item["snippet"]
+
+
+def test_limit_and_offset_page_the_api(client_for):
+    for _ in range(3):
+        make_transcribed("Клиент: где мой курьер")
+    api = client_for("admin")
+
+    first = api.get(SEARCH_URL, {"q": "курьер", "limit": 2}).json()
+    second = api.get(SEARCH_URL, {"q": "курьер", "limit": 2, "offset": 2}).json()
+
+    assert (len(first["items"]), first["has_next"], second["offset"]) == (2, True, 2)
+    assert (len(second["items"]), second["has_next"]) == (1, False)
+    assert len({item["record_id"] for item in first["items"] + second["items"]}) == 3
+
+
+def test_the_schema_documents_the_search_its_parameters_and_422():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    operation = schema["paths"][SEARCH_URL]["get"]
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    assert parameters["offset"]["schema"]["minimum"] == 0
+    assert parameters["q"]["allowEmptyValue"] is True
+    assert {"200", "401", "403", "422"} <= operation["responses"].keys()
+    assert operation["tags"] == ["b24-calls"]
