@@ -1,4 +1,5 @@
-"""Back-office screens for call records: masked numbers, the audio player with byte ranges (OPS-17)."""
+"""Back-office screens for call records: masked numbers, the audio player with byte ranges (OPS-17),
+the transcript beside the player and the transcript search page (CALL-21)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,20 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, QuerySet, Value
 from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import dead_letters
+from calls import dead_letters, selectors
+from calls.admin.transcripts import (
+    SEARCH_PAGE_SIZE,
+    TranscriptFilter,
+    TranscriptSearchForm,
+    search_results,
+    transcript_panel,
+)
 from calls.models import (
     RECORD_CODE_LABELS,
     CallRecord,
@@ -75,14 +84,20 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         "status",
         "direction",
         ErrorCodeFilter,
+        TranscriptFilter,
         "employee_id",
         ("call_started_at", admin.DateFieldListFilter),
     )
     search_fields = ("=call_id", "=record_id", "from_number", "to_number", "=employee_id")
+    search_help_text = _("Call id, recording id, number, employee, or words said in the call.")
+    change_list_template = "admin/calls/callrecord/change_list.html"
     list_select_related = ("run",)
     date_hierarchy = "call_started_at"
     actions = ("retry_download", "retranscribe", "requeue_failed_transcriptions")
     fieldsets = [
+        # The conversation comes first, player beside the text, so that staff can listen and read along
+        # without scrolling past the call's facts (the title already names the call and its status).
+        (_("Recording and transcript"), {"fields": ["transcript_display"]}),
         (
             _("Call"),
             {
@@ -98,10 +113,19 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Recording"), {"fields": ["audio", "storage_path", "checksum", "audio_duration", "audio_purged_at"]}),
         (
-            _("Transcript"),
-            {"fields": ["text_preview", "language", "transcript_path", "summary_path", "cost"]},
+            _("Files"),
+            {
+                "fields": [
+                    "audio_duration",
+                    "audio_kind",
+                    "storage_path",
+                    "checksum",
+                    "audio_purged_at",
+                    "transcript_path",
+                    "summary_path",
+                ]
+            },
         ),
         (
             _("Processing"),
@@ -162,9 +186,13 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     def audio_duration(self, record: CallRecord) -> str:
         return formatting.duration_hms(record.audio_duration_sec)
 
-    @admin.display(description=_("transcription cost"))
-    def cost(self, record: CallRecord) -> str:
-        return formatting.money(record.transcription_cost, record.currency_code, places=4)
+    @admin.display(description=_("format"))
+    def audio_kind(self, record: CallRecord) -> str:
+        return " · ".join(value for value in (record.audio_format, record.audio_codec) if value) or formatting.EMPTY
+
+    @admin.display(description=_("conversation"))
+    def transcript_display(self, record: CallRecord):
+        return transcript_panel(record, redact=self._redactor(record).text)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, record: CallRecord):
@@ -198,18 +226,45 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         url = reverse("admin:calls_callexport_change", args=[record.run_id])
         return format_html('<a href="{}">{}</a>', url, str(record.run_id)[:8])
 
-    @admin.display(description=_("recording"))
-    def audio(self, record: CallRecord):
-        if not (record.storage_path and record.checksum) or record.audio_purged_at:
-            return formatting.EMPTY
-        url = reverse("admin:calls_callrecord_audio", args=[record.pk])
-        return format_html('<audio controls preload="metadata" src="{}"></audio>', url)
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[CallRecord], search_term: str):
+        """The search box also finds calls by the words of their transcript, the way the search page does."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if search_term.strip():
+            found |= queryset.filter(pk__in=selectors.transcript_record_ids(query=search_term))
+        return found, may_have_duplicates
 
     def get_urls(self):
-        audio = path(
-            "<path:object_id>/audio/", self.admin_site.admin_view(self.audio_view), name="calls_callrecord_audio"
-        )
-        return [audio, *super().get_urls()]
+        # Before the model's own URLs: "<path:object_id>/" would take "transcripts/search/" for an object id.
+        own = [
+            path("<path:object_id>/audio/", self.admin_site.admin_view(self.audio_view), name="calls_callrecord_audio"),
+            path(
+                "transcripts/search/",
+                self.admin_site.admin_view(self.transcript_search_view),
+                name="calls_callrecord_transcript_search",
+            ),
+        ]
+        return [*own, *super().get_urls()]
+
+    def transcript_search_view(self, request: HttpRequest) -> TemplateResponse:
+        """The "Поиск по расшифровкам" page (CALL-21): ranked hits with a highlighted fragment, 20 a page."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TranscriptSearchForm(request.GET)
+        query = form.cleaned_data["q"] if form.is_valid() else ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Search transcripts"),
+            "form": form,
+            "query": query,
+        }
+        if query:
+            page = selectors.transcript_search(
+                query=query, limit=SEARCH_PAGE_SIZE, offset=form.cleaned_data["offset"] or 0
+            )
+            redactor = Redactor(settings.APP_CONFIG.secrets, mask_pii=_masking_for(request))
+            context["results"] = search_results(page, query=query, redact=redactor.text)
+        return TemplateResponse(request, "admin/calls/callrecord/transcript_search.html", context)
 
     def audio_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Streams stored audio to signed-in staff with view permission; never a public URL (OPS-17).

@@ -1,17 +1,20 @@
-"""Transcript search (CALL-21): the selector and the API."""
+"""Transcript search (CALL-21): the selector, the API and the admin pages that show transcripts (CALL-13, CALL-14)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
 from calls import selectors
-from tests.calls.transcripts import make_transcribed
+from calls.models import CallRecordStatus
+from tests.calls.transcripts import DIALOGUE, make_record, make_transcribed
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +28,12 @@ def tags(snippet: str) -> list[str]:
 
 def search(query: str, **paging) -> selectors.TranscriptSearchPage:
     return selectors.transcript_search(query=query, **paging)
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    return client
 
 
 def staff_client(client, *codenames: str):
@@ -272,3 +281,136 @@ def test_the_schema_documents_the_search_its_parameters_and_422():
     assert parameters["q"]["allowEmptyValue"] is True
     assert {"200", "401", "403", "422"} <= operation["responses"].keys()
     assert operation["tags"] == ["b24-calls"]
+
+
+# Admin ----------------------------------------------------------------------------------------
+
+
+def record_page(client, record) -> str:
+    response = client.get(reverse("admin:calls_callrecord_change", args=[record.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_record_page_shows_the_dialogue_with_its_facts_and_summary(admin_client):
+    record = make_transcribed(bullets=["Клиент ждёт курьера.", "Курьер приедет завтра."])
+
+    page = record_page(admin_client, record)
+
+    assert '<span class="mm-speaker mm-speaker-operator">Оператор:</span> Здравствуйте' in page
+    assert '<span class="mm-speaker mm-speaker-client">Клиент:</span> Заказ 10452' in page
+    for fact in ("Русский", "openai-whisper · whisper-1", "<td>3</td>", "$0,02", "<td>2</td>"):
+        assert fact in page
+    assert "Краткое содержание" in page and "<li>Курьер приедет завтра.</li>" in page
+
+
+def test_the_record_page_escapes_html_in_the_transcript(admin_client):
+    page = record_page(admin_client, make_transcribed(HOSTILE))
+
+    assert "&lt;script&gt;" in page and "<script>alert" not in page
+
+
+def test_a_record_not_transcribed_yet_says_so(admin_client):
+    page = record_page(admin_client, make_record(status=CallRecordStatus.DOWNLOADED))
+
+    assert "Расшифровки пока нет: звонок ещё обрабатывается." in page
+
+
+def test_a_skipped_record_says_it_was_not_transcribed(admin_client):
+    page = record_page(admin_client, make_record(status=CallRecordStatus.SKIPPED, error_code="stt_disabled"))
+
+    assert "Расшифровки нет: звонок не расшифровывался" in page
+
+
+def test_a_purged_transcript_says_when_its_text_was_deleted(admin_client):
+    page = record_page(admin_client, make_transcribed(purged=True))
+
+    assert "Текст удалён" in page and "openai-whisper · whisper-1" in page
+
+
+def test_numbers_said_in_the_call_are_masked_when_pii_masking_is_on(client, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, pii_masking_enabled=True)
+    record = make_transcribed("Клиент: перезвоните мне на +7 916 555-44-33, пожалуйста")
+
+    page = record_page(staff_client(client, "view_callrecord"), record)
+
+    assert "555-44-33" not in page and "перезвоните мне на +7***, пожалуйста" in page
+
+
+@pytest.mark.parametrize(("value", "expected"), [("yes", 1), ("no", 1), ("purged", 1), (None, 3)])
+def test_the_changelist_filters_by_transcript(admin_client, value, expected):
+    make_transcribed()
+    make_transcribed(purged=True)
+    make_record()
+
+    response = admin_client.get(reverse("admin:calls_callrecord_changelist"), {"transcript": value} if value else {})
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == expected
+
+
+def test_the_changelist_search_finds_words_of_the_transcript(admin_client):
+    wanted = make_transcribed("Клиент: курьер опоздал на час")
+    make_transcribed("Клиент: всё пришло вовремя")
+
+    response = admin_client.get(reverse("admin:calls_callrecord_changelist"), {"q": "курьер"})
+
+    assert [record.pk for record in response.context["cl"].result_list] == [wanted.pk]
+    assert reverse("admin:calls_callrecord_transcript_search") + "?q=%D0%BA%D1%83%D1%80%D1%8C%D0%B5%D1%80" in (
+        response.content.decode()
+    )
+
+
+def test_the_changelist_search_still_finds_a_call_id(admin_client):
+    wanted = make_transcribed()
+    make_transcribed()
+
+    response = admin_client.get(reverse("admin:calls_callrecord_changelist"), {"q": wanted.call_id})
+
+    assert [record.pk for record in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_the_search_page_asks_for_words_when_the_query_is_blank(admin_client):
+    make_transcribed()
+
+    response = admin_client.get(reverse("admin:calls_callrecord_transcript_search"), {"q": "  "})
+
+    assert response.status_code == 200
+    assert "Введите слова" in response.content.decode() and 'id="result_list"' not in response.content.decode()
+
+
+def test_the_search_page_links_each_hit_to_its_record_with_a_marked_fragment(admin_client):
+    record = make_transcribed(HOSTILE)
+
+    response = admin_client.get(reverse("admin:calls_callrecord_transcript_search"), {"q": "заказ"})
+
+    page = response.content.decode()
+    assert f'<a href="{reverse("admin:calls_callrecord_change", args=[record.pk])}">{record.call_id}</a>' in page
+    assert "<mark>заказ</mark>" in page and "<script>alert" not in page
+    assert "<h1>Поиск по расшифровкам</h1>" in page
+
+
+def test_the_search_page_says_when_nothing_matches(admin_client):
+    make_transcribed(DIALOGUE)
+
+    page = admin_client.get(reverse("admin:calls_callrecord_transcript_search"), {"q": "пылесос"}).content.decode()
+
+    assert "Ничего не найдено по запросу «пылесос»." in page
+
+
+def test_the_search_page_pages_by_twenty(admin_client):
+    for _ in range(21):
+        make_transcribed("Клиент: где мой курьер")
+    url = reverse("admin:calls_callrecord_transcript_search")
+
+    first = admin_client.get(url, {"q": "курьер"}).content.decode()
+    second = admin_client.get(url, {"q": "курьер", "offset": 20}).content.decode()
+
+    assert first.count("<mark>") == 20 and "offset=20" in first
+    assert second.count("<mark>") == 1 and "offset=0" in second
+
+
+def test_the_search_page_needs_the_permission_to_view_call_records(client):
+    response = staff_client(client, "view_return").get(reverse("admin:calls_callrecord_transcript_search"))
+
+    assert response.status_code == 403
