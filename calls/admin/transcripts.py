@@ -159,10 +159,10 @@ def _missing(record: CallRecord, *, redact: Redact) -> SafeString:
 
 def _facts(record: CallRecord, transcript: Transcript) -> SafeString:
     metadata = transcript.metadata or {}
-    recognition = " · ".join(str(metadata[key]) for key in ("engine", "model") if metadata.get(key))
     rows = [
         (gettext("language"), language_name(record.language or metadata.get("language") or "")),
-        (gettext("recognition"), recognition or formatting.EMPTY),
+        (gettext("engine"), metadata.get("engine") or formatting.EMPTY),
+        (gettext("model"), metadata.get("model") or formatting.EMPTY),
         (gettext("billable minutes"), metadata.get("billable_minutes", formatting.EMPTY)),
         (gettext("cost"), formatting.money(record.transcription_cost, record.currency_code)),
         (gettext("audio parts sent"), metadata.get("chunk_count", formatting.EMPTY)),
