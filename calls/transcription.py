@@ -44,9 +44,11 @@ from calls.models import (
 )
 from calls.storage import default_storage, save_text, transcript_key
 from calls.transcripts import text_preview, transcript_file
+from integrations.circuitbreaker import OPEN_FOR
 from integrations.stt import (
     STUB_ENGINE,
     DurationLimitExceeded,
+    ProviderUnavailable,
     RecordingTranscript,
     TranscriptionDisabled,
     TranscriptionError,
@@ -78,6 +80,7 @@ DISPATCH_TTL = timedelta(seconds=60)
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises claims against the cap.
 CLAIM_LOCK_KEY = 0x53_54_54_5F_53_4C_4F_54  # "STT_SLOT"
 MESSAGE_LIMIT = 2000
+CIRCUIT_OPEN_SECONDS = OPEN_FOR.total_seconds()
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,9 @@ def _claim(job_id: str, now: datetime) -> TranscriptionJob | JobOutcome:
         if job.status == J.SUCCEEDED or job.call_record.run.status == CallExportStatus.CANCELLED:
             return JobOutcome(job.status, worked=False)
         if TranscriptionJob.objects.filter(status=J.RUNNING).count() >= cap:
+            # This task gives its hand-out back, so that the next finished job's dispatch counts the
+            # slot as free and hands the job out again (a burst of due retries must not look in flight).
+            TranscriptionJob.objects.filter(pk=job.pk).update(dispatched_at=None)
             return JobOutcome(job.status, worked=False)
         if not JOB_TRANSITIONS.move(
             jobs_ready(now), job.pk, J.RUNNING, attempts=F("attempts") + 1, started_at=now, finished_at=None
@@ -465,14 +471,19 @@ def _finish_failed(job: TranscriptionJob, error: TranscriptionError, now: Callab
     message = _mask(str(error))
     CALL_EXPORT_TRANSCRIBE_FAILURES.labels(code=str(error.status_code or code)).inc()
     moment = now()
-    if error.retryable and job.attempts <= len(delays):
-        wait = max(delays[job.attempts - 1], error.retry_after or 0.0)
+    # An open circuit sent nothing: the attempt is given back, and the job waits at least as long
+    # as the circuit stays open, instead of spending its whole ladder on refusals.
+    refused = isinstance(error, ProviderUnavailable)
+    if refused or (error.retryable and job.attempts <= len(delays)):
+        step = delays[min(job.attempts, len(delays)) - 1]
+        wait = max(step, error.retry_after or 0.0, CIRCUIT_OPEN_SECONDS if refused else 0.0)
         retry_at = moment + timedelta(seconds=wait)
         settled = _settle(
             job,
             job_status=J.RETRY_WAIT,
             record_status=S.DOWNLOADED,
             job_fields={
+                "attempts": job.attempts - 1 if refused else job.attempts,
                 "next_attempt_at": retry_at,
                 # Handed to the delayed task now: dispatch leaves it to that task.
                 "dispatched_at": retry_at,

@@ -314,3 +314,43 @@ def test_re_transcribing_a_completed_record_replaces_its_transcript(stored, fake
     assert Transcript.objects.count() == 1
     assert len(fake_openai.transcriptions()) == 2
     assert TranscriptionJob.objects.get(pk=job.pk).history[-1]["action"] == "retranscribe"
+
+
+def test_an_open_circuit_gives_the_attempt_back_and_waits_for_the_circuit(stored, fake_openai, settings):
+    from urllib.parse import urlsplit
+
+    from integrations.models import CircuitState
+
+    job = stored(wav(tone(500, 1.0)))
+    CircuitState.objects.create(
+        value=f"openai:{urlsplit(fake_openai.base_url).netloc}",
+        state=CircuitState.State.OPEN,
+        probe_at=timezone.now() + timedelta(seconds=30),
+    )
+
+    before = timezone.now()
+    outcomes = [transcription.job_run(str(job.pk)) for _ in range(3)]
+
+    job.refresh_from_db()
+    # Refused without a request; the ladder is not spent on refusals (the later runs find it not due).
+    assert [o.status for o in outcomes] == ["retry_wait", "retry_wait", "retry_wait"]
+    assert [o.worked for o in outcomes] == [True, False, False]
+    assert (job.attempts, job.last_error_code) == (0, "integration.unavailable")
+    assert job.next_attempt_at >= before + timedelta(seconds=30)
+    assert fake_openai.transcriptions() == []
+
+
+def test_a_task_refused_for_a_full_cap_hands_its_job_back_to_dispatch(stored, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, transcribe_concurrency=1)
+    first, second = stored(wav(tone(300, 0.5))), stored(wav(tone(310, 0.5)))
+    handed: list[str] = []
+    transcription.dispatch(enqueue=handed.append)
+    assert handed == [str(first.pk)]
+    # A burst: the second job's own task (a due retry, say) arrives while the first job runs.
+    TranscriptionJob.objects.filter(pk=first.pk).update(status="running")
+    TranscriptionJob.objects.filter(pk=second.pk).update(dispatched_at=timezone.now())
+
+    assert transcription.job_run(str(second.pk)).worked is False
+    TranscriptionJob.objects.filter(pk=first.pk).update(status="succeeded")
+
+    assert transcription.dispatch(enqueue=handed.append) == [str(second.pk)]
