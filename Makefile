@@ -92,6 +92,9 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+## Every script in benchmarks/ with its defaults; each prints its numbers (docs/performance.md).
+## benchmarks/stt_pipeline.py needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+## and Redis (REDIS_HOST/REDIS_PORT, default 127.0.0.1:6379; the broker uses Redis database 5); without them it is skipped.
 bench: $(STAMP)
 	@set -e; found=0; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; found=1; echo "== $$script"; $(PY) $$script; \

@@ -173,7 +173,9 @@ def dispatch(*, enqueue: Callable[[str], None], now: datetime | None = None) -> 
         _serialised()
         running = TranscriptionJob.objects.filter(status=J.RUNNING).count()
         ready = jobs_ready(now).exclude(call_record__run__status=CallExportStatus.CANCELLED)
-        handed_out = ready.filter(dispatched_at__gt=now - DISPATCH_TTL, dispatched_at__lte=now).count()
+        # No upper bound: a dispatch that read the clock after this one but took the lock first
+        # has handed its jobs out all the same (a ready retry's hand-out is never in the future).
+        handed_out = ready.filter(dispatched_at__gt=now - DISPATCH_TTL).count()
         free = cap - running - handed_out
         if free <= 0:
             return []

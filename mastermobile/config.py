@@ -74,6 +74,7 @@ class AppConfig:
     database_url: str | None = field(metadata=SECRET_IN_URL)
     redis_host: str
     redis_port: int
+    redis_db: int
     q_broker: str
     q_workers: int
 
@@ -374,6 +375,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         database_url=_database_url(read),
         redis_host=redis_host,
         redis_port=read.int("REDIS_PORT", 6379, minimum=1, maximum=65535),
+        redis_db=read.int("REDIS_DB", 0, minimum=0),
         q_broker=q_broker,
         q_workers=read.int("Q_WORKERS", 2, minimum=1, maximum=64),
         b24_base_url=read.http_url("B24_BASE_URL", "https://example.bitrix24.ru/rest"),

@@ -57,7 +57,7 @@ def build_q_cluster(config: AppConfig) -> dict:
         "time_zone": "UTC",
     }
     if config.uses_redis_broker:
-        cluster["redis"] = {"host": config.redis_host, "port": config.redis_port, "db": 0}
+        cluster["redis"] = {"host": config.redis_host, "port": config.redis_port, "db": config.redis_db}
     else:
         cluster["orm"] = "default"
         cluster["poll"] = 0.5

@@ -43,7 +43,13 @@ def check_broker() -> str:
     import redis
 
     try:
-        client = redis.Redis(host=config.redis_host, port=config.redis_port, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis(
+            host=config.redis_host,
+            port=config.redis_port,
+            db=config.redis_db,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+        )
         client.ping()
     except redis.RedisError as error:
         return f"error: {error.__class__.__name__}"

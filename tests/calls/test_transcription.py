@@ -293,6 +293,20 @@ def test_dispatch_keeps_to_the_concurrency_and_never_hands_out_a_job_twice(store
     assert later == first
 
 
+def test_dispatch_counts_the_jobs_a_dispatch_with_a_later_clock_handed_out_first(stored, settings):
+    # Two finishing tasks: the second read the clock first, then waited for the lock the first held.
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, transcribe_concurrency=2)
+    jobs = [stored(wav(tone(300 + 10 * n, 0.5))) for n in range(4)]
+    queued: list[str] = []
+    clock_read = timezone.now()
+
+    first = transcription.dispatch(enqueue=queued.append, now=clock_read + timedelta(milliseconds=50))
+    second = transcription.dispatch(enqueue=queued.append, now=clock_read)
+
+    assert first == [str(jobs[0].pk), str(jobs[1].pk)]
+    assert second == []
+
+
 def test_a_job_whose_record_is_gone_is_closed_as_missing_record(stored):
     job = stored(wav(tone(300, 0.5)))
     CallRecord.objects.filter(pk=job.call_record_id).delete()

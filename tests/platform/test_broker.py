@@ -8,7 +8,8 @@ from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
 from django_q.brokers.redis_broker import Redis
 
-from mastermobile.q import QUEUE_NAME
+from mastermobile.config import load_config
+from mastermobile.q import QUEUE_NAME, build_q_cluster
 
 
 @pytest.mark.django_db
@@ -16,6 +17,14 @@ def test_the_configured_broker_is_used():
     expected = Redis if settings.APP_CONFIG.uses_redis_broker else ORM
 
     assert type(get_broker()) is expected
+
+
+def test_the_redis_broker_uses_the_database_redis_db_names():
+    default = build_q_cluster(load_config({"Q_BROKER": "redis", "REDIS_HOST": "127.0.0.1"}))
+    chosen = build_q_cluster(load_config({"Q_BROKER": "redis", "REDIS_HOST": "127.0.0.1", "REDIS_DB": "5"}))
+
+    assert default["redis"] == {"host": "127.0.0.1", "port": 6379, "db": 0}
+    assert chosen["redis"]["db"] == 5
 
 
 @pytest.mark.redis

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+
 import pytest
 
+from integrations.stt.client import shared_ssl_context
 from integrations.stt.errors import ProviderTimeout, ProviderUnreachable, TranscriptionError
 from tests.fakes.audio import encoded, silence, tone
 from tests.fakes.http_proxy import ForwardingProxy
@@ -88,6 +91,15 @@ def test_requests_go_through_the_configured_proxy(make_client, fake_openai):
     assert answer.text == "тон 440 тон 880"
     assert proxy.requests == [f"POST {fake_openai.base_url}/audio/transcriptions"]
     assert len(fake_openai.transcriptions()) == 1
+
+
+def test_every_client_verifies_servers_with_one_tls_context_built_once(make_client):
+    direct = make_client()
+    proxied = make_client(proxy_url="http://127.0.0.1:9")
+
+    pools = [direct._sdk._client._transport._pool, *(t._pool for t in proxied._sdk._client._mounts.values() if t)]
+    assert all(pool._ssl_context is shared_ssl_context() for pool in pools)
+    assert shared_ssl_context().verify_mode == ssl.CERT_REQUIRED and shared_ssl_context().check_hostname
 
 
 def test_without_a_proxy_requests_go_straight_to_the_server(make_client, fake_openai):
