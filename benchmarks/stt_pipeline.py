@@ -93,6 +93,7 @@ class Level:
     load_after: float
     worker_cpu_seconds: float
     postgres_cpu_seconds: float
+    own_cpu_seconds: float
 
     @property
     def jobs_per_second(self) -> float:
@@ -409,9 +410,11 @@ def run_level(
         meter = CpuMeter(worker.process.pid, connection.settings_dict["NAME"])
         meter.sample(baseline=True)
         load_before = os.getloadavg()[0]
+        own_cpu = time.process_time()
         started = time.time()
         dispatch_transcriptions()
         wait_for_jobs(args.recordings, worker, meter, args.deadline)
+        own_cpu = time.process_time() - own_cpu
         load_after = os.getloadavg()[0]
     finally:
         worker.stop()
@@ -439,6 +442,7 @@ def run_level(
         load_after=load_after,
         worker_cpu_seconds=meter.seconds("worker"),
         postgres_cpu_seconds=meter.seconds("postgres"),
+        own_cpu_seconds=own_cpu,
     )
 
 
@@ -454,7 +458,7 @@ def report(levels: list[Level], *, latency_s: float, audio_seconds: float) -> bo
     )
     print(
         f"{'c':>3} {'wall s':>7} {'jobs/s':>7} {'audio min/h':>11} {'billed min/h':>12} {'overhead ms':>11} "
-        f"{'job p50 ms':>10} {'job p95 ms':>10} {'fake p50 ms':>11} {'worker CPU':>10} {'PG CPU':>7} "
+        f"{'job p50 ms':>10} {'job p95 ms':>10} {'fake p50 ms':>11} {'worker CPU':>10} {'PG CPU':>7} {'fake CPU':>8} "
         f"{'scaling':>7} {'load':>9}"
     )
     base = levels[0]
@@ -471,12 +475,14 @@ def report(levels: list[Level], *, latency_s: float, audio_seconds: float) -> bo
             f"{overhead * 1000:>11.1f} {(statistics.median(level.durations) - latency_s) * 1000:>10.1f} "
             f"{(percentile(level.durations, 0.95) - latency_s) * 1000:>10.1f} {fake_p50 * 1000:>11.1f} "
             f"{level.worker_cpu_seconds / level.jobs * 1000:>10.1f} {level.postgres_cpu_seconds / level.jobs * 1000:>7.1f} "
+            f"{level.own_cpu_seconds / level.jobs * 1000:>8.1f} "
             f"{scaling:>7.2f} {level.load_before:>4.1f}/{level.load_after:<4.1f}"
         )
     print(
         "  overhead = wall × c / jobs − latency; job p50/p95 = the jobs' duration_seconds − latency (claim to"
         " result, before the finishing transaction); fake = its own answer time (latency, parsing, decoding);"
-        " worker/PG CPU = CPU ms per job of the cluster's processes and of the database's backends;"
+        " worker/PG CPU = CPU ms per job of the cluster's processes and of the database's backends; fake CPU ="
+        " this process's (the fake OpenAI's threads and the polling);"
         " scaling = jobs/s ÷ (c/c₀ × jobs/s at c₀); load = 1-minute load average before/after"
     )
     print(f"  target (overhead < {TARGET_OVERHEAD_S * 1000:g} ms at every level): {'met' if met else 'MISSED'}")
