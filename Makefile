@@ -62,6 +62,7 @@ test: $(STAMP)
 ## the playlist with its text: exit 0 only when every item passed.  The settings the playlist's
 ## expectations depend on are pinned, so a developer's .env cannot change the outcome.  With a real key
 ## instead: `.venv/bin/python manage.py stt_smoke --playlist PATH` (docs/testing/stt_smoke.md).
+## It runs on a scratch SQLite database in build/: the outbound policy keeps circuit and audit rows.
 SMOKE_PLAYLIST ?= $(or $(STT_SMOKE_PLAYLIST_PATH),tests/data/stt_smoke/playlist.json)
 SMOKE_MANIFEST ?= $(dir $(SMOKE_PLAYLIST))manifest.json
 SMOKE_REPORT ?= build/stt_smoke_report.json
@@ -79,6 +80,8 @@ stt-smoke: $(STAMP)
 	done; \
 	grep -q '^OPENAI_BASE_URL=' $(SMOKE_FAKE_ENV) || { echo "stt-smoke: the fake OpenAI did not start in 30 s" >&2; exit 1; }; \
 	set -a; . ./$(SMOKE_FAKE_ENV); set +a; \
+	export DATABASE_URL=sqlite:///$(CURDIR)/build/stt_smoke.sqlite3; \
+	$(PY) manage.py migrate --noinput --verbosity 0; \
 	STT_MAX_FILE_MINUTES=60 STT_OPENAI_MODEL=whisper-1 WHISPER_RATE_PER_MIN_USD=0.006 CHATGPT_PROXY_URL= \
 		$(PY) manage.py stt_smoke --playlist $(SMOKE_PLAYLIST) --report $(SMOKE_REPORT); \
 	$(PY) -c 'import json, sys; s = json.load(open(sys.argv[1]))["summary"]; \
