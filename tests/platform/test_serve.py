@@ -55,6 +55,8 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
     assert f"MasterMobile on http://127.0.0.1:{web_port}/ (admin" in output
     assert "No admin login yet" in output
     assert all(subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0 for pid in children)
+    # Each child led its own process group; nothing of gunicorn's or django-q2's is left in them.
+    assert [pid for pid in children if subprocess.run(["pgrep", "-g", str(pid)]).returncode == 0] == []
     assert list((settings.VAR_DIR / "prometheus").glob(f"*-{serve.pid}")) == []
 
 

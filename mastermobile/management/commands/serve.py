@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mastermobile.management.ports import ListenAddress, cannot_listen_on
 from mastermobile.observability.multiprocess import fresh_directory
+
+STOP_GRACE_SECONDS = 20
 
 
 class Command(BaseCommand):
@@ -61,6 +64,11 @@ class Command(BaseCommand):
                 cmd,
                 cwd=settings.BASE_DIR,
                 env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_directories[name])},
+                # Each child leads its own process group, so the stop below
+                # reaches gunicorn's and django-q2's own children too: a
+                # grandchild left behind would keep the terminal (or a
+                # caller's pipe) open after serve has exited.
+                process_group=0,
             )
             for name, cmd in commands.items()
         }
@@ -90,16 +98,23 @@ class Command(BaseCommand):
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for process in processes.values():
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in processes.items():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                self.stderr.write(f"{name} did not stop in {STOP_GRACE_SECONDS} s; killing it.")
+            kill_process_group(process.pid)
         for directory in metrics_directories.values():
             shutil.rmtree(directory, ignore_errors=True)
         if exit_code:
             raise SystemExit(exit_code)
+
+
+def kill_process_group(leader_pid: int) -> None:
+    """SIGKILL whatever is left of a child's process group (its leader, or workers that outlived it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader_pid, signal.SIGKILL)
 
 
 def where_to_reach(host: str, port: int) -> str:
