@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
 import openai
 
 from integrations.llm.errors import (
@@ -25,8 +24,7 @@ from integrations.llm.errors import (
     ChatUnexpectedAnswer,
     ChatUnreachable,
 )
-from integrations.stt.client import CONNECT_TIMEOUT_S, MESSAGE_LIMIT, retry_after_seconds
-from mastermobile.observability.logging import masked_url
+from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, retry_after_seconds
 
 
 @dataclass(frozen=True)
@@ -38,38 +36,10 @@ class ChatAnswer:
     request_id: str | None
 
 
-class ChatClient:
+class ChatClient(OpenAICompatibleClient):
     """One configured connection to a chat-completions endpoint."""
 
-    def __init__(self, *, api_key: str, base_url: str, model: str, timeout_s: float, proxy_url: str = ""):
-        self.model = model
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self.proxy_url = proxy_url
-        self._api_key = api_key
-        timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-        # The SDK closes this HTTP client with itself (close()).
-        self._sdk = openai.OpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=timeout),
-        )
-
-    @property
-    def endpoint(self) -> str:
-        """The chat URL for logs and the audit: the key and a password in the base URL are ``***``."""
-        return self._mask(masked_url(self.base_url.rstrip("/") + "/chat/completions"))
-
-    def close(self) -> None:
-        self._sdk.close()
-
-    def __enter__(self) -> ChatClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    path = "/chat/completions"
 
     def complete(self, *, system: str, user: str) -> ChatAnswer:
         """One completion of a system and a user message; raises a :class:`ChatError` subclass for every failure.
@@ -104,15 +74,9 @@ class ChatClient:
         if isinstance(error, openai.APITimeoutError):
             return ChatTimeout(f"chat model did not answer within {self.timeout_s:g} s ({self.endpoint})")
         if isinstance(error, openai.APIConnectionError):
-            via = f" via proxy {masked_url(self.proxy_url)}" if self.proxy_url else ""
-            cause = error.__cause__.__class__.__name__ if error.__cause__ else "no answer"
-            return ChatUnreachable(f"chat model unreachable{via} ({cause}): {self.endpoint}")
+            return ChatUnreachable(f"chat model unreachable{self.unreachable_reason(error)}: {self.endpoint}")
         if isinstance(error, openai.APIStatusError):
-            body = error.body
-            detail = body.get("message") if isinstance(body, dict) else body
-            message = (
-                f"chat model answered {error.status_code}: {self._mask(str(detail or error.message))[:MESSAGE_LIMIT]}"
-            )
+            message = f"chat model answered {error.status_code}: {self._status_detail(error)}"
             error_class = ChatRateLimited if error.status_code == 429 else ChatHTTPError
             return error_class(
                 message,
@@ -121,6 +85,3 @@ class ChatClient:
                 request_id=error.request_id,
             )
         return ChatUnexpectedAnswer(f"chat answer could not be read: {self._mask(str(error))[:MESSAGE_LIMIT]}")
-
-    def _mask(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text

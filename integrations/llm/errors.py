@@ -11,28 +11,11 @@ nobody retries a summary), ``status_code``, ``retry_after`` and
 
 from __future__ import annotations
 
-from integrations.stt.errors import status_is_retryable
+from integrations.openai_sdk import ProviderError, StatusError
 
 
-class ChatError(Exception):
+class ChatError(ProviderError):
     """Base class: catch this to handle any chat-completion failure."""
-
-    error_code = "unexpected_error"
-    retryable = False
-    rate_limited = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        retry_after: float | None = None,
-        request_id: str | None = None,
-    ):
-        super().__init__(message)
-        self.status_code = status_code
-        self.retry_after = retry_after
-        self.request_id = request_id
 
 
 class ChatDisabled(ChatError):
@@ -74,16 +57,8 @@ class ChatUnexpectedAnswer(ChatError):
     retryable = True
 
 
-class ChatHTTPError(ChatError):
+class ChatHTTPError(StatusError, ChatError):
     """Any error status; ``error_code`` is ``http_<status>``, retryable for 408, 409, 429 and 5xx."""
-
-    def __init__(self, message: str, *, status_code: int, **kwargs):
-        super().__init__(message, status_code=status_code, **kwargs)
-        self.retryable = status_is_retryable(status_code)
-
-    @property
-    def error_code(self) -> str:  # type: ignore[override]
-        return f"http_{self.status_code}"
 
 
 class ChatRateLimited(ChatHTTPError):

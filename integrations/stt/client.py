@@ -15,18 +15,14 @@ reads settings.
 
 from __future__ import annotations
 
-import functools
 import logging
 import mimetypes
-import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-import httpx2
 import openai
 
+from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, retry_after_seconds
 from integrations.stt.errors import (
     FileTooLarge,
     ProviderHTTPError,
@@ -46,9 +42,6 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 # OpenAI's gpt-* transcription models answer json or text only; Whisper and compatible servers do verbose_json.
 JSON_ONLY_MODEL_PREFIXES = ("gpt-",)
-# A proxy or host that does not answer should fail fast, not after the whole request timeout.
-CONNECT_TIMEOUT_S = 10.0
-MESSAGE_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -80,25 +73,14 @@ class ChunkTranscriber(Protocol):
     def transcribe(self, audio: bytes, *, filename: str, language: str | None = None) -> ChunkTranscript: ...
 
 
-@functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """The TLS context every client of this process verifies the server with, built on first use.
-
-    Building one loads the system's CA bundle: about 30 ms of CPU, more than
-    all the rest of a transcription job's own work, and a job builds a client
-    each.  A configured context is safe to share between clients and threads
-    (httpx's advice is to reuse one); ``SSL_CERT_FILE``/``SSL_CERT_DIR`` are
-    read when it is built, as for a fresh one.
-    """
-    return httpx2.create_ssl_context()
-
-
 def response_format_for(model: str) -> str:
     return "json" if model.startswith(JSON_ONLY_MODEL_PREFIXES) else "verbose_json"
 
 
-class TranscriptionClient:
+class TranscriptionClient(OpenAICompatibleClient):
     """One configured connection to a transcription endpoint."""
+
+    path = "/audio/transcriptions"
 
     def __init__(
         self,
@@ -111,39 +93,10 @@ class TranscriptionClient:
         hint_413: str = "",
         hint_422: str = "",
     ):
-        self.model = model
-        self.base_url = base_url
-        self.timeout_s = timeout_s
-        self.proxy_url = proxy_url
+        super().__init__(api_key=api_key, base_url=base_url, model=model, timeout_s=timeout_s, proxy_url=proxy_url)
         self.hint_413 = hint_413
         self.hint_422 = hint_422
         self.response_format = response_format_for(model)
-        self._api_key = api_key
-        timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-        # The SDK closes this HTTP client with itself (close()).
-        self._sdk = openai.OpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=openai.DefaultHttpx2Client(
-                proxy=proxy_url or None, timeout=timeout, verify=shared_ssl_context()
-            ),
-        )
-
-    @property
-    def endpoint(self) -> str:
-        """The transcription URL for logs and the audit: the key and a password in the base URL are ``***``."""
-        return self._mask(masked_url(self.base_url.rstrip("/") + "/audio/transcriptions"))
-
-    def close(self) -> None:
-        self._sdk.close()
-
-    def __enter__(self) -> TranscriptionClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def transcribe(self, audio: bytes, *, filename: str, language: str | None = None) -> ChunkTranscript:
         """Transcribe one file (its extension tells the server the format); ``language`` is an ISO 639-1 hint.
@@ -196,18 +149,16 @@ class TranscriptionClient:
                 f"STT provider did not answer within {self.timeout_s:g} s ({masked_url(self.base_url)})"
             )
         if isinstance(error, openai.APIConnectionError):
-            via = f" via proxy {masked_url(self.proxy_url)}" if self.proxy_url else ""
-            cause = error.__cause__.__class__.__name__ if error.__cause__ else "no answer"
-            return ProviderUnreachable(f"STT provider unreachable{via} ({cause}): {masked_url(self.base_url)}")
+            return ProviderUnreachable(
+                f"STT provider unreachable{self.unreachable_reason(error)}: {masked_url(self.base_url)}"
+            )
         if isinstance(error, openai.APIStatusError):
             return self._status_error(error)
         return UnexpectedAnswer(f"STT provider answer could not be read: {self._mask(str(error))[:MESSAGE_LIMIT]}")
 
     def _status_error(self, error: openai.APIStatusError) -> ProviderHTTPError:
         status = error.status_code
-        body = error.body
-        detail = body.get("message") if isinstance(body, dict) else body
-        message = f"STT provider answered {status}: {self._mask(str(detail or error.message))[:MESSAGE_LIMIT]}"
+        message = f"STT provider answered {status}: {self._status_detail(error)}"
         context: dict[str, Any] = {
             "status_code": status,
             "retry_after": retry_after_seconds(error.response.headers),
@@ -220,9 +171,6 @@ class TranscriptionClient:
         if status == 429:
             return ProviderRateLimited(message, **context)
         return ProviderHTTPError(message, **context)
-
-    def _mask(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
 
 
 def _rejects_response_format(error: openai.OpenAIError) -> bool:
@@ -258,27 +206,3 @@ def _parsed(answer: Any, response_format: str, request_id: str | None) -> ChunkT
         response_format=response_format,
         request_id=request_id,
     )
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` (OpenAI's) or ``Retry-After`` (seconds or an HTTP date)."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

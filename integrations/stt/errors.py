@@ -11,33 +11,11 @@ the shared outbound policy reads.
 
 from __future__ import annotations
 
-# STT-06: throttling, conflicts, request timeouts and server errors may pass on their own.
-RETRYABLE_STATUSES = frozenset({408, 409, 429})
+from integrations.openai_sdk import ProviderError, StatusError
 
 
-def status_is_retryable(status_code: int) -> bool:
-    return status_code in RETRYABLE_STATUSES or status_code >= 500
-
-
-class TranscriptionError(Exception):
+class TranscriptionError(ProviderError):
     """Base class: catch this to handle any transcription failure."""
-
-    error_code = "unexpected_error"
-    retryable = False
-    rate_limited = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        retry_after: float | None = None,
-        request_id: str | None = None,
-    ):
-        super().__init__(message)
-        self.status_code = status_code
-        self.retry_after = retry_after
-        self.request_id = request_id
 
 
 class TranscriptionDisabled(TranscriptionError):
@@ -95,16 +73,8 @@ class UnexpectedAnswer(TranscriptionError):
     retryable = True
 
 
-class ProviderHTTPError(TranscriptionError):
+class ProviderHTTPError(StatusError, TranscriptionError):
     """Any error status; ``error_code`` is ``http_<status>``, retryable for 408, 409, 429 and 5xx."""
-
-    def __init__(self, message: str, *, status_code: int, **kwargs):
-        super().__init__(message, status_code=status_code, **kwargs)
-        self.retryable = status_is_retryable(status_code)
-
-    @property
-    def error_code(self) -> str:  # type: ignore[override]
-        return f"http_{self.status_code}"
 
 
 class ProviderRateLimited(ProviderHTTPError):

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from integrations.stt.client import shared_ssl_context
+from integrations.openai_sdk import shared_ssl_context
 from integrations.stt.errors import ProviderTimeout, ProviderUnreachable, TranscriptionError
 from tests.fakes.audio import encoded, silence, tone
 from tests.fakes.http_proxy import ForwardingProxy

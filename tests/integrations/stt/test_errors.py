@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from integrations.stt.client import retry_after_seconds
+from integrations.openai_sdk import retry_after_seconds
 from integrations.stt.errors import (
     FileTooLarge,
     ProviderHTTPError,
