@@ -152,6 +152,17 @@ def column_chart(
                 stroke_dasharray="8 5",
             )
         )
+        parts.append(
+            _tag(
+                "text",
+                escape(guide.name),
+                x=WIDTH - MARGIN_RIGHT - 6,
+                y=_number(y - 6),
+                text_anchor="end",
+                fill=guide.colour,
+                font_weight="bold",
+            )
+        )
     for line_series in (s for s in series if s.line):
         parts += _line(line_series, scales[line_series.right_axis], slot, dots=count <= 62)
     parts += _labels(labels, slot)

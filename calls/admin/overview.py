@@ -217,7 +217,7 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
             "svg": column_chart(
                 title=gettext("Calls and transcripts %(per)s") % {"per": per},
                 series=[
-                    Series(gettext("calls"), [b.calls for b in buckets], COLOURS["calls"], text=_count),
+                    Series(gettext("all calls"), [b.calls for b in buckets], COLOURS["calls"], text=_count),
                     Series(
                         gettext("with a recording"),
                         [b.with_recording for b in buckets],
@@ -273,7 +273,14 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
                 ],
                 left=Axis(per, money_tick),
                 right=Axis(gettext("to date"), money_tick),
-                guides=[Guide(gettext("budget"), float(budget), COLOURS["budget"], right_axis=True)]
+                guides=[
+                    Guide(
+                        gettext("budget %(amount)s") % {"amount": _usd(budget)},
+                        float(budget),
+                        COLOURS["budget"],
+                        right_axis=True,
+                    )
+                ]
                 if budget is not None
                 else [],
                 **common,

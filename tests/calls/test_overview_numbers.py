@@ -105,7 +105,7 @@ def test_the_page_shows_the_databases_figures_in_russian_format(admin_client, we
     assert tile(html, "Минут звонков") == "11,5"
     assert tile(html, "Стоимость") == "$0,060"
     assert tile(html, "Бюджет") == "бюджет не задан"
-    assert column(html, "02.10.2026").startswith("звонков: 2\nс записью: 2\nрасшифровано: 1\nохват: 50,0\xa0%")
+    assert column(html, "02.10.2026").startswith("все звонки: 2\nс записью: 2\nрасшифровано: 1\nохват: 50,0\xa0%")
 
 
 def test_the_page_reads_a_handful_of_queries_however_many_records(admin_client, week, django_assert_max_num_queries):
