@@ -161,6 +161,10 @@ def column_chart(
                 text_anchor="end",
                 fill=guide.colour,
                 font_weight="bold",
+                # A white outline keeps the label readable over the bars it crosses.
+                stroke="#fff",
+                stroke_width=4,
+                paint_order="stroke",
             )
         )
     for line_series in (s for s in series if s.line):

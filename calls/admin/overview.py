@@ -271,7 +271,7 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
                         text=money_tick,
                     ),
                 ],
-                left=Axis(per, money_tick),
+                left=Axis(gettext("a week") if weekly else gettext("a day"), money_tick),
                 right=Axis(gettext("to date"), money_tick),
                 guides=[
                     Guide(
