@@ -9,6 +9,9 @@ Latin letters only), the newest calls come first and hits carry no rank.
 
 Snippets are HTML in which only ``<mark>`` is markup: the text is escaped
 before it is highlighted, so a transcript holding ``<script>`` shows it as text.
+
+The calls overview (:func:`calls_overview`, the admin's «Обзор звонков») reads
+a period in a few aggregate queries grouped by local day, never row by row.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ open to staff who may view call records.  The numbers come from
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -294,9 +294,12 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
 
 def _records_url(overview: selectors.CallsOverview, **filters: str) -> str:
     """The call records list filtered to the period (its date filter's parameters) and ``filters``."""
+    # Aware moments, spelled as the date filter spells its own links, so local days stay local days.
     query = {
-        "call_started_at__gte": overview.date_from.isoformat(),
-        "call_started_at__lt": (overview.date_to + timedelta(days=1)).isoformat(),
+        "call_started_at__gte": str(datetime.combine(overview.date_from, time.min, tzinfo=overview.time_zone)),
+        "call_started_at__lt": str(
+            datetime.combine(overview.date_to + timedelta(days=1), time.min, tzinfo=overview.time_zone)
+        ),
         **filters,
     }
     return reverse("admin:calls_callrecord_changelist") + "?" + urlencode(query)
