@@ -52,6 +52,7 @@ class Axis:
     title: str
     tick: Callable[[float], str]
     top: float | None = None  # a fixed maximum, e.g. 100 for percentages
+    whole: bool = False  # counts: ticks at whole numbers only
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,16 @@ def nice_step(rough: float) -> float:
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough * (1 - 1e-9))
 
 
-def nice_top(value: float) -> tuple[float, int]:
-    """An axis maximum at or above ``value`` and its number of tick steps (2–4), each a :func:`nice_step`."""
+def nice_top(value: float, *, whole: bool = False) -> tuple[float, int]:
+    """An axis maximum at or above ``value`` and its number of tick steps (1–4), each a :func:`nice_step`.
+
+    ``whole`` keeps the steps whole numbers, for counts: a day with one call has ticks 0 and 1, not 0.25.
+    """
     if value <= 0:
         return 4.0, 4
     step = nice_step(value / 4)
+    if whole:
+        step = max(1.0, math.ceil(step))
     ticks = max(1, math.ceil(value / step - 1e-9))
     return step * ticks, ticks
 
@@ -128,7 +134,10 @@ def column_chart(
     count = len(labels)
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     slot = plot_width / max(count, 1)
-    left_top, ticks = (left.top, 4) if left.top is not None else nice_top(_highest(series, guides, False))
+    if left.top is not None:
+        left_top, ticks = left.top, 4
+    else:
+        left_top, ticks = nice_top(_highest(series, guides, False), whole=left.whole)
     scales = {False: _Scale(left_top)}
     if right is not None:
         highest = _highest(series, guides, True)

@@ -148,7 +148,14 @@ def facts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
         },
     ]
     if budget is None:
-        tiles.append({"label": gettext("Budget"), "value": gettext("budget not set"), "note": "CALL_EXPORT_BUDGET_USD"})
+        tiles.append(
+            {
+                "label": gettext("Budget"),
+                "value": gettext("budget not set"),
+                "note": "CALL_EXPORT_BUDGET_USD",
+                "wordy": True,
+            }
+        )
     else:
         used = overview.budget_used_percent
         tiles.append(
@@ -234,7 +241,7 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
                         text=formatting.percent,
                     ),
                 ],
-                left=Axis(gettext("calls"), _count),
+                left=Axis(gettext("calls"), _count, whole=True),
                 right=Axis(gettext("coverage"), lambda value: formatting.percent(value, 0), top=100),
                 **common,
             ),

@@ -71,7 +71,7 @@ def make_week() -> None:
 def tile(html: str, label: str) -> str:
     """The value of the overview tile headed ``label``, as shown."""
     match = re.search(
-        rf'<div class="mm-tile-label">{re.escape(label)}</div>\s*<div class="mm-tile-value">([^<]*)</div>', html
+        rf'<div class="mm-tile-label">{re.escape(label)}</div>\s*<div class="mm-tile-value[^"]*">([^<]*)</div>', html
     )
     assert match, f"no tile {label!r}"
     return match.group(1)

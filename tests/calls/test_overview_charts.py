@@ -126,3 +126,8 @@ def test_chart_text_is_escaped_and_the_result_still_parses():
 )
 def test_the_axis_ends_at_a_round_number_at_or_above_the_highest_value(highest, top, ticks):
     assert nice_top(highest) == (pytest.approx(top), ticks)
+
+
+@pytest.mark.parametrize(("highest", "top", "ticks"), [(1, 1, 1), (2, 2, 2), (3, 3, 3), (5, 6, 3), (7, 8, 4)])
+def test_a_count_axis_steps_by_whole_numbers(highest, top, ticks):
+    assert nice_top(highest, whole=True) == (top, ticks)
