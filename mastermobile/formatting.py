@@ -81,3 +81,17 @@ def yes_no(value: bool | None) -> str:
 def badge(text: str, tone: str) -> SafeString:
     """A coloured label; ``tone`` is one of ok, warn, error, info, muted (static/admin/mastermobile.css)."""
     return format_html('<span class="mm-badge mm-badge-{}">{}</span>', tone, text)
+
+
+def number(value: Decimal | int | float | None, places: int = 0) -> str:
+    """``1 234 567`` or ``12,5``: the active language's grouping and decimal separator."""
+    if value is None:
+        return EMPTY
+    return formats.number_format(value, places, use_l10n=True, force_grouping=True)
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    """``99,5 %``; a dash where there is nothing to divide by."""
+    if value is None:
+        return EMPTY
+    return f"{number(value, places)}\N{NO-BREAK SPACE}%"

@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from calls import dead_letters, selectors
+from calls.admin.overview import overview_page
 from calls.admin.transcripts import (
     SEARCH_PAGE_SIZE,
     TranscriptFilter,
@@ -242,8 +243,13 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.transcript_search_view),
                 name="calls_callrecord_transcript_search",
             ),
+            path("overview/", self.admin_site.admin_view(self.overview_view), name="calls_overview"),
         ]
         return [*own, *super().get_urls()]
+
+    def overview_view(self, request: HttpRequest) -> TemplateResponse:
+        """The «Обзор звонков» page (calls.admin.overview)."""
+        return overview_page(self, request)
 
     def transcript_search_view(self, request: HttpRequest) -> TemplateResponse:
         """The "Поиск по расшифровкам" page (CALL-21): ranked hits with a highlighted fragment, 20 a page."""

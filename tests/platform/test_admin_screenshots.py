@@ -375,7 +375,7 @@ class AdminPage:
 
 
 def admin_pages(demo: Demo) -> list[AdminPage]:
-    """Login, index, every app index, every registered model's pages, the start form, two more run pages."""
+    """Login, index, every app index, every registered model's pages, the start form, the calls overview, two run pages."""
     request = RequestFactory().get("/admin/")
     request.user = demo.superuser
     registry = sorted(admin.site._registry.items(), key=lambda entry: entry[0]._meta.label)
@@ -388,6 +388,7 @@ def admin_pages(demo: Demo) -> list[AdminPage]:
         ),
         *(page for model, model_admin in registry for page in model_pages(model, model_admin, request)),
         AdminPage("calls-callexport-start", reverse("admin:calls_callexport_start")),
+        AdminPage("calls-overview", reverse("admin:calls_overview")),
         *(
             AdminPage(f"calls-callexport-change-{state}", reverse("admin:calls_callexport_change", args=[run.pk]))
             for state, run in demo.runs.items()
