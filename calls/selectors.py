@@ -17,6 +17,7 @@ a period in a few aggregate queries grouped by local day, never row by row.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -38,6 +39,63 @@ from calls.models import (
     TranscriptionJobStatus,
     record_code_label,
 )
+
+REGISTRY_CHUNK_ROWS = 2000
+# The CallRecord fields a registry row is built from, in the order calls.registry.registry_row unpacks them.
+REGISTRY_SOURCE_FIELDS = (
+    "run_id",
+    "call_id",
+    "record_id",
+    "employee_id",
+    "call_started_at",
+    "direction",
+    "from_number",
+    "to_number",
+    "duration_sec",
+    "recording_url",
+    "transcript_path",
+    "summary_path",
+    "text_preview",
+    "transcription_cost",
+    "currency_code",
+    "language",
+    "status",
+    "error_code",
+    "attempts",
+    "checksum",
+)
+
+
+def registry_records(
+    *,
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
+    employee_id: str | None = None,
+    has_text: bool | None = None,
+) -> QuerySet[CallRecord]:
+    """Records of the call registry (EXP-04/05): started in the inclusive period, oldest first, then by id.
+
+    Records with no start time are left out; ``has_text`` is whether a
+    transcript key is set.
+    """
+    records = CallRecord.objects.filter(call_started_at__isnull=False)
+    if period_from is not None:
+        records = records.filter(call_started_at__gte=period_from)
+    if period_to is not None:
+        records = records.filter(call_started_at__lte=period_to)
+    if employee_id is not None:
+        records = records.filter(employee_id=employee_id)
+    if has_text is True:
+        records = records.exclude(transcript_path__isnull=True).exclude(transcript_path="")
+    elif has_text is False:
+        records = records.filter(Q(transcript_path__isnull=True) | Q(transcript_path=""))
+    return records.order_by("call_started_at", "id")
+
+
+def registry_values(**filters) -> Iterator[tuple]:
+    """The registry's source values (:data:`REGISTRY_SOURCE_FIELDS`), read in chunks with a server-side cursor."""
+    return registry_records(**filters).values_list(*REGISTRY_SOURCE_FIELDS).iterator(chunk_size=REGISTRY_CHUNK_ROWS)
+
 
 SEARCH_MAX_LIMIT = 100
 SEARCH_MAX_OFFSET = 10_000

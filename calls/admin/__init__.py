@@ -1,7 +1,8 @@
 """Back-office screens of the calls app (OPS-11…OPS-17): one module per model."""
 
+from calls.admin.downloads import RegistryDownloadAdmin
 from calls.admin.jobs import TranscriptionJobAdmin
 from calls.admin.records import CallRecordAdmin
 from calls.admin.runs import CallExportAdmin, StartExportForm
 
-__all__ = ["CallExportAdmin", "CallRecordAdmin", "StartExportForm", "TranscriptionJobAdmin"]
+__all__ = ["CallExportAdmin", "CallRecordAdmin", "RegistryDownloadAdmin", "StartExportForm", "TranscriptionJobAdmin"]

@@ -33,6 +33,7 @@ from mastermobile import formatting
 # The years a Bitrix24 portal can have calls in, as the API accepts them (calls.api.serializers).
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2100, 12, 31)
+REGISTRY_PERMISSION = "calls.export_callrecord"
 COVERAGE_TARGET = 99.0  # OPS-02
 BUDGET_TOLERANCE = 20.0  # EXP-08: the deviation flagged, in %
 COLOURS = {"calls": "#b0bec5", "recording": "#78909c", "done": "#417690", "line": "#e65100", "budget": "#c62828"}
@@ -77,6 +78,7 @@ def overview_page(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templa
         "title": gettext("Calls overview"),
         "form": form,
         "time_zone": settings.APP_CONFIG.call_export_timezone,
+        "can_download_registry": request.user.has_perm(REGISTRY_PERMISSION),
     }
     if form.is_bound and not form.is_valid():
         return TemplateResponse(request, "admin/calls/overview.html", context)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from calls import dead_letters, selectors
+from calls.admin.downloads import registry_download_response
 from calls.admin.overview import overview_page
 from calls.admin.transcripts import (
     SEARCH_PAGE_SIZE,
@@ -244,8 +245,13 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
                 name="calls_callrecord_transcript_search",
             ),
             path("overview/", self.admin_site.admin_view(self.overview_view), name="calls_overview"),
+            path("registry/", self.admin_site.admin_view(self.registry_view), name="calls_registry_download"),
         ]
         return [*own, *super().get_urls()]
+
+    def registry_view(self, request: HttpRequest) -> HttpResponse:
+        """The registry of the overview's period as CSV (calls.admin.downloads)."""
+        return registry_download_response(self, request)
 
     def overview_view(self, request: HttpRequest) -> TemplateResponse:
         """The «Обзор звонков» page (calls.admin.overview)."""

@@ -31,7 +31,7 @@ KEYWORDS = {
 }
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
 # Names that read the same in Russian.
-SAME_IN_RUSSIAN = {"ID", "IMEI", "API", "OpenAI"}
+SAME_IN_RUSSIAN = {"ID", "IMEI", "API", "OpenAI", "CSV", "JSON"}
 
 
 def catalogue():

@@ -6,50 +6,16 @@ import shutil
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls import services
+from calls.management.arguments import RawStream, period_bound, yes_no
 from calls.models import CallExport, CallExportStatus
 from integrations.bitrix24 import Bitrix24Error
 from mastermobile.q import cluster_running
 
 POLL_SECONDS = 1.0
-
-
-def _moment(value: str, *, end: bool) -> datetime:
-    """A date (``YYYY-MM-DD`` or ``YYYYMMDD``) is its first (``--from``) or last (``--to``) second in
-    CALL_EXPORT_TIMEZONE; a date-time is taken as given (UTC when it names no offset)."""
-    try:
-        if len(value) in (8, 10) and "T" not in value:
-            day = date.fromisoformat(value)
-            first, last = services.local_day_range(day, day)
-            return last if end else first
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD or YYYYMMDD) or an ISO-8601 date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _bool(value: str) -> bool:
-    lowered = value.lower()
-    if lowered not in ("true", "false", "1", "0", "yes", "no"):
-        raise CommandError(f"expected true or false, got {value!r}")
-    return lowered in ("true", "1", "yes")
-
-
-class _Raw:
-    """tqdm needs a plain stream; Django's OutputWrapper would end every redraw with a newline."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text: str) -> None:
-        self.stream.write(text, ending="")
-
-    def flush(self) -> None:
-        self.stream.flush()
 
 
 class Progress:
@@ -75,7 +41,9 @@ class Progress:
                 self.close()
                 unit = "call" if stage == "listing" else "recording"
                 columns = shutil.get_terminal_size().columns or 80
-                bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=_Raw(self.stream), ncols=columns)
+                bar = self.bars[stage] = tqdm(
+                    total=total, desc=stage, unit=unit, file=RawStream(self.stream), ncols=columns
+                )
             if total is not None and bar.total != total:
                 bar.total = total
             bar.n = done
@@ -112,7 +80,7 @@ class Command(BaseCommand):
             "(no call records, no recordings)",
         )
         parser.add_argument("--resume", metavar="RUN_ID", help="continue a run from its checkpoint")
-        parser.add_argument("--generate-summary", type=_bool, default=None, metavar="true|false")
+        parser.add_argument("--generate-summary", type=yes_no, default=None, metavar="true|false")
         parser.add_argument("--no-wait", action="store_true", help="queue the run on django-q2 and return")
 
     def handle(self, *args, **options) -> None:
@@ -140,8 +108,8 @@ class Command(BaseCommand):
 
     def _start(self, options: dict) -> CallExport:
         default_from, default_to = services.default_period()
-        period_from = _moment(options["date_from"], end=False) if options["date_from"] else default_from
-        period_to = _moment(options["date_to"], end=True) if options["date_to"] else default_to
+        period_from = period_bound(options["date_from"], end=False) if options["date_from"] else default_from
+        period_to = period_bound(options["date_to"], end=True) if options["date_to"] else default_to
         run_options: dict = {"trigger": "manual", "dry_run": options["dry_run"]}
         if options["generate_summary"] is not None:
             run_options["generate_summary"] = options["generate_summary"]
