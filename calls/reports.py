@@ -465,21 +465,25 @@ def _write_registry(key: str, run: CallExport, storage: Storage) -> None:
 
 
 def build_report(run: CallExport, *, storage: Storage | None = None, now: datetime | None = None) -> str:
-    """Render and store the run's report; return its key."""
+    """Render and store the run's report; return its key.  A dry run raises :class:`ReportError`, writing nothing."""
     key = package_keys(run).report
     save_text(key, render_report(report_facts(run, now=now)), storage=storage or default_storage())
     return key
 
 
 def build_package(run: CallExport, *, storage: Storage | None = None, now: datetime | None = None) -> PackageKeys:
-    """Write the registry, the report and the stage log of ``run`` (EXP-07); the same keys every time."""
+    """Write the registry, the report and the stage log of ``run`` (EXP-07); the same keys every time.
+
+    Everything is rendered before the first write, so a run that has no report (a dry run) gets no file.
+    """
     storage = storage or default_storage()
     now = now or datetime.now(UTC)
     keys = package_keys(run)
-    _write_registry(keys.registry, run, storage)
-    build_report(run, storage=storage, now=now)
+    report = render_report(report_facts(run, now=now))
     log = "".join(
         json.dumps(line, ensure_ascii=False) + "\n" for line in stage_log_lines(run, report_key=keys.report, now=now)
     )
+    _write_registry(keys.registry, run, storage)
+    save_text(keys.report, report, storage=storage)
     save_text(keys.log, log, storage=storage)
     return keys
