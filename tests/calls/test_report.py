@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -15,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def config(settings):
-    settings.APP_CONFIG = settings.APP_CONFIG.__class__(
-        **{**settings.APP_CONFIG.__dict__, "usd_rub_rate": Decimal("90"), "call_export_budget_usd": Decimal("0.09")}
+    settings.APP_CONFIG = dataclasses.replace(
+        settings.APP_CONFIG, usd_rub_rate=Decimal("90"), call_export_budget_usd=Decimal("0.09")
     )
     return settings.APP_CONFIG
 
@@ -64,7 +65,7 @@ def test_the_budget_deviation_is_flagged_above_twenty_percent_and_the_forecast_s
 
 
 def test_a_deviation_of_exactly_twenty_percent_is_not_flagged(settings, config):
-    settings.APP_CONFIG = config.__class__(**{**config.__dict__, "call_export_budget_usd": Decimal("0.10")})
+    settings.APP_CONFIG = dataclasses.replace(config, call_export_budget_usd=Decimal("0.10"))
 
     facts = report_facts(finished_run())
 
@@ -72,7 +73,7 @@ def test_a_deviation_of_exactly_twenty_percent_is_not_flagged(settings, config):
 
 
 def test_an_unset_budget_is_reported_as_not_set(settings, config):
-    settings.APP_CONFIG = config.__class__(**{**config.__dict__, "call_export_budget_usd": None})
+    settings.APP_CONFIG = dataclasses.replace(config, call_export_budget_usd=None)
 
     facts = report_facts(finished_run())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -13,9 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_poor_run_gets_a_note_for_each_threshold_it_crossed(settings):
-    settings.APP_CONFIG = settings.APP_CONFIG.__class__(
-        **{**settings.APP_CONFIG.__dict__, "call_export_budget_usd": Decimal("0.05")}
-    )
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, call_export_budget_usd=Decimal("0.05"))
 
     notes = report_facts(finished_run()).recommendations
 
