@@ -125,5 +125,5 @@ def test_the_report_renders_all_eight_sections_with_their_numbers(config):
     assert "резюме включены, движок openai-whisper" in text
     assert "Покрытие (completed ÷ записи с доступным аудио, 11): 90.91%" in text
     assert "Стоимость: 0.12 USD (10.80 RUB по курсу 90)" in text
-    assert "Расхождение: 8.33% — **ВНИМАНИЕ: больше 0,5%**" in text
+    assert "Расхождение: 8.33% — **ВНИМАНИЕ: больше 0.5%**" in text
     assert "Отклонение: 33.33% — **ВНИМАНИЕ: больше 20%**" in text
