@@ -8,10 +8,13 @@ from io import StringIO
 import pytest
 from django.core.files.storage import storages
 from django.core.management import call_command
+from django_q import tasks as q_tasks
 
-from calls import reports
+from calls import reports, services
+from calls import tasks as call_tasks
 from calls.models import CallExport, CallExportStatus
 from calls.reports import REGISTRY_COLUMNS, package_keys
+from tests.calls.report_fixtures import add_record, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,20 @@ def test_a_dry_run_writes_no_package(stt_config):
 
     assert run.status == CallExportStatus.COMPLETED
     assert not storages["default"].exists(package_keys(run).report)
+
+
+def test_a_run_closed_by_a_worker_queues_the_package_task_which_builds_it(
+    storage_dir, monkeypatch, django_capture_on_commit_callbacks
+):
+    run = make_run(status=CallExportStatus.IN_PROGRESS, finished_at=None)
+    add_record(run, "w1")
+    queued = []
+    monkeypatch.setattr(q_tasks, "async_task", lambda name, *args, **kwargs: queued.append((name, args)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.call_export_refresh(run=run)
+
+    assert queued == [("calls.tasks.build_export_package", (str(run.run_id),))]
+    assert not storages["default"].exists(package_keys(run).report)
+    call_tasks.build_export_package(str(run.run_id))
+    assert storages["default"].exists(package_keys(run).report)
