@@ -55,6 +55,11 @@ def _int(value: Any) -> int:
         return 0
 
 
+def listed_duration_sec(item: dict[str, Any]) -> int:
+    """The call's duration as the listing item states it (``CALL_DURATION``), in whole seconds."""
+    return _int(item.get("CALL_DURATION"))
+
+
 def record_fields(item: dict[str, Any]) -> dict[str, Any]:
     """The CallRecord columns read from one ``voximplant.statistic.get`` item."""
     call_type = str(item.get("CALL_TYPE") or "")
@@ -78,7 +83,7 @@ def record_fields(item: dict[str, Any]) -> dict[str, Any]:
         "to_number": to_number,
         "employee_id": str(employee).strip() if employee not in (None, "") else None,
         "call_started_at": parse_started_at(item.get("CALL_START_DATE")),
-        "duration_sec": _int(item.get("CALL_DURATION")),
+        "duration_sec": listed_duration_sec(item),
         "recording_url": recording_url_of(item),
         "raw_payload": item,
     }

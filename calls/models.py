@@ -94,6 +94,10 @@ class CallExport(models.Model):
     transcribed_minutes = models.PositiveIntegerField(_("transcribed minutes"), default=0)
     total_cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0)
     currency_code = models.CharField(_("currency"), max_length=3, default="USD")
+    package_built_at = models.DateTimeField(_("export package built at"), null=True, blank=True)
+    package_error = models.TextField(
+        _("export package error"), blank=True, default="", help_text=_("Why the last package build failed.")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -548,6 +552,38 @@ class TranscriptionJob(models.Model):
         if len(call_id) + len(url) + len(engine) + 2 > DEDUP_KEY_MAX_LENGTH:
             url = "sha256:" + hashlib.sha256(url.encode()).hexdigest()
         return f"{call_id}|{url}|{engine}"
+
+
+class QaVerdict(models.TextChoices):
+    OK = "ok", _("OK")
+    ISSUE = "issue", _("Issue")
+
+
+class QaReview(models.Model):
+    """A staff verdict on one transcribed record of a report's QA sample (EXP-08 §7)."""
+
+    call_record = models.OneToOneField(
+        CallRecord, verbose_name=_("call record"), on_delete=models.CASCADE, related_name="qa_review"
+    )
+    verdict = models.CharField(_("verdict"), max_length=8, choices=QaVerdict.choices)
+    comment = models.TextField(_("comment"), blank=True, default="")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("QA review")
+        verbose_name_plural = _("QA reviews")
+        constraints = [models.CheckConstraint(condition=Q(verdict__in=QaVerdict.values), name="qareview_verdict_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.call_record.call_id}: {self.verdict}"
 
 
 class RegistryDownload(models.Model):

@@ -216,6 +216,12 @@ def registry_download(
     return audited()
 
 
+def registry_csv_chunks(*, period_from: datetime, period_to: datetime, unmasked: bool) -> Iterator[bytes]:
+    """The EXP-01/02 registry of calls started in ``[period_from, period_to]``, as CSV chunks."""
+    values = registry_values(period_from=period_from, period_to=period_to)
+    return csv_chunks(rows(values, RegistryFormat.for_reader(unmasked=unmasked)))
+
+
 def write_registry_csv(stream: BinaryIO, *, period_from: datetime, period_to: datetime, unmasked: bool) -> int:
     """Write the EXP-01/02 registry of calls started in ``[period_from, period_to]`` to ``stream``; the row count."""
     counted = CountedRows(

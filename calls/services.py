@@ -23,9 +23,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from calls import transcription
+from calls import reports, transcription
 from calls.downloads import client_for_run, record_download, records_to_download, release_downloading
-from calls.mapping import record_fields
+from calls.mapping import listed_duration_sec, record_fields
 from calls.models import (
     FINAL_RECORD_Q,
     RECORD_TRANSITIONS,
@@ -205,6 +205,10 @@ def call_export_list(*, run: CallExport, client: Bitrix24Client | None = None, p
                     checkpoint["already_completed"] = checkpoint.get("already_completed", 0) + _upsert_page(
                         run, page.items
                     )
+                # EXP-08 compares the registry's seconds with the listing's own sum, kept here as Bitrix24 said it.
+                checkpoint["listed_duration_sec"] = checkpoint.get("listed_duration_sec", 0) + sum(
+                    listed_duration_sec(item) for item in page.items
+                )
                 checkpoint["seen"] = checkpoint.get("seen", 0) + len(page.items)
                 checkpoint["pages"] = checkpoint.get("pages", 0) + 1
                 checkpoint["next"] = page.next
@@ -322,8 +326,12 @@ def record_fields_names() -> list[str]:
 # Downloads ------------------------------------------------------------------
 
 
-def call_export_refresh(*, run: CallExport) -> CallExport:
-    """Recount the run's records; close it when listing is done and every record is final (CALL-03)."""
+def call_export_refresh(*, run: CallExport, package_inline: bool = False) -> CallExport:
+    """Recount the run's records; close it when listing is done and every record is final (CALL-03).
+
+    A run closed here gets its export package (EXP-07): built now with ``package_inline``
+    (the in-process pipeline, where no worker may be running), otherwise queued.
+    """
     with transaction.atomic():
         run = CallExport.objects.select_for_update().get(pk=run.pk)
         checkpoint = run.checkpoint
@@ -338,6 +346,11 @@ def call_export_refresh(*, run: CallExport) -> CallExport:
         run.save()
     if closed:
         _count_finished(run)
+        if not run.is_dry_run:
+            if package_inline:
+                call_export_package_safely(run_id=run.run_id)
+            else:
+                _enqueue_package(run)
     return run
 
 
@@ -434,6 +447,46 @@ def record_retry_download(records: QuerySet[CallRecord]) -> tuple[int, int]:
     return len(queued), len(ids) - len(queued)
 
 
+# Export package (EXP-07) ----------------------------------------------------
+
+
+def _enqueue_package(run: CallExport) -> None:
+    from django_q.tasks import async_task
+
+    run_id = str(run.run_id)
+    transaction.on_commit(
+        lambda: async_task("calls.tasks.build_export_package", run_id, task_name=f"call_export.package.{run_id}")
+    )
+
+
+def call_export_report(*, run: CallExport) -> str:
+    """Regenerate the run's report (QA verdicts as entered now); return its storage key."""
+    return reports.build_report(run)
+
+
+def call_export_package(*, run: CallExport) -> list[str]:
+    """Write the run's registry, report and stage log; return their keys.  Raises on failure."""
+    keys = reports.build_package(run)
+    CallExport.objects.filter(pk=run.pk).update(package_built_at=timezone.now(), package_error="")
+    return [keys.registry, keys.report, keys.log]
+
+
+def call_export_package_safely(*, run_id: Any) -> list[str]:
+    """:func:`call_export_package` for the end of a run: a failure is logged and kept on the run, never raised,
+    so that the run itself stays completed."""
+    run = CallExport.objects.get(pk=run_id)
+    try:
+        return call_export_package(run=run)
+    except Exception as error:  # storage, template or data: the run is done whatever the package does
+        reason = Redactor(settings.APP_CONFIG.secrets).text(f"{type(error).__name__}: {error}")[:1000]
+        CallExport.objects.filter(pk=run.pk).update(package_error=reason)
+        logger.exception(
+            "call_export.package_failed",
+            extra={"event": "call_export.package_failed", "correlation_id": str(run.run_id)},
+        )
+        return []
+
+
 # In-process pipeline --------------------------------------------------------
 
 
@@ -458,4 +511,4 @@ def call_export_process(*, run: CallExport, progress: Progress = _noop) -> CallE
             record_download(record_id=record_id, client=client)
             progress("download", done, len(pending))
         transcription.run_in_process(run, progress=progress)
-    return call_export_refresh(run=run)
+    return call_export_refresh(run=run, package_inline=True)

@@ -97,6 +97,11 @@ def transcribe(job_id: str) -> str:
     return outcome.status
 
 
+def build_export_package(run_id: str) -> list[str]:
+    """EXP-07 at the end of a run; a failure is recorded on the run, not raised."""
+    return services.call_export_package_safely(run_id=run_id)
+
+
 def supervise_runs() -> None:
     """Every minute: release stuck records, queue due retries, refresh counters and close finished runs.
 

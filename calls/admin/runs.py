@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -17,12 +17,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import services
+from calls import reports, services
 from calls.models import (
     CallExport,
     CallExportStatus,
     record_code_label,
 )
+from calls.storage import default_storage
 from mastermobile import formatting
 from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
 
@@ -32,6 +33,12 @@ RUN_STATUS_TONES = {
     CallExportStatus.COMPLETED: "ok",
     CallExportStatus.ERROR: "error",
     CallExportStatus.CANCELLED: "muted",
+}
+PACKAGE_FILES = {
+    # kind in the URL: (label, content type)
+    "report": (_("report"), "text/markdown; charset=utf-8"),
+    "registry": (_("registry"), "text/csv; charset=utf-8"),
+    "log": (_("stage log"), "application/x-ndjson; charset=utf-8"),
 }
 TRIGGER_LABELS = {"manual": _("manual"), "cron": _("schedule"), "api": _("API")}
 
@@ -98,7 +105,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     list_filter = ("status", ("started_at", admin.DateFieldListFilter))
     search_fields = ("run_id",)
     ordering = ("-started_at",)
-    actions = ("start_runs", "resume_runs", "cancel_runs")
+    actions = ("start_runs", "resume_runs", "cancel_runs", "rebuild_reports")
     change_list_template = "admin/calls/callexport/change_list.html"
     list_select_related = ("actor",)
     run_section = (
@@ -135,12 +142,24 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     )
     estimate_section = (_("Dry-run estimate"), {"fields": ["estimate_display"]})
     cost_section = (_("Duration and cost"), {"fields": ["total_duration", "transcribed_minutes", "cost"]})
+    package_section = (
+        _("Export package"),
+        {"fields": ["package_links", "package_built_at", "package_error"]},
+    )
     technical_section = (
         _("Technical details"),
         {"fields": ["options_display", "checkpoint_display"], "classes": ["collapse"]},
     )
     readonly_fields = fieldset_fields(
-        [run_section, failure_section, progress_section, estimate_section, cost_section, technical_section]
+        [
+            run_section,
+            failure_section,
+            progress_section,
+            estimate_section,
+            cost_section,
+            package_section,
+            technical_section,
+        ]
     )
 
     def get_fieldsets(self, request: HttpRequest, obj: CallExport | None = None):
@@ -149,7 +168,10 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         if obj is not None and obj.error_message:
             sections.append(self.failure_section)
         sections.append(self.estimate_section if obj is not None and obj.is_dry_run else self.progress_section)
-        return [*sections, self.cost_section, self.technical_section]
+        sections.append(self.cost_section)
+        if obj is not None and not obj.is_dry_run:
+            sections.append(self.package_section)
+        return [*sections, self.technical_section]
 
     @admin.display(description=_("run"), ordering="run_id")
     def short_id(self, run: CallExport) -> str:
@@ -262,9 +284,49 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
             '<table class="mm-facts">{}</table>', format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
         )
 
+    @admin.display(description=_("files"))
+    def package_links(self, run: CallExport):
+        if run.package_built_at is None:
+            return gettext("not built yet")
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            (
+                (reverse("admin:calls_callexport_package", args=[run.pk, kind]), label)
+                for kind, (label, _content_type) in PACKAGE_FILES.items()
+            ),
+        )
+
     def get_urls(self):
-        urls = [path("start/", self.admin_site.admin_view(self.start_view), name="calls_callexport_start")]
+        urls = [
+            path("start/", self.admin_site.admin_view(self.start_view), name="calls_callexport_start"),
+            path(
+                "<path:object_id>/package/<str:kind>/",
+                self.admin_site.admin_view(self.package_view),
+                name="calls_callexport_package",
+            ),
+        ]
         return urls + super().get_urls()
+
+    def package_view(self, request: HttpRequest, object_id: str, kind: str) -> FileResponse:
+        """One file of the run's export package, streamed from storage to staff allowed to export (EXP-07)."""
+        if not request.user.has_perm("calls.export_callrecord"):
+            raise PermissionDenied(gettext("Downloading the export package needs the permission to export calls."))
+        run = self.get_object(request, object_id)
+        if run is None or run.is_dry_run or kind not in PACKAGE_FILES:
+            raise Http404(gettext("No such file of the export package"))
+        key = getattr(reports.package_keys(run), kind)
+        storage = default_storage()
+        if not storage.exists(key):
+            raise Http404(gettext("No such file of the export package"))
+        response = FileResponse(
+            storage.open(key, "rb"),
+            as_attachment=True,
+            filename=key.rsplit("/", 1)[-1],
+            content_type=PACKAGE_FILES[kind][1],
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def start_view(self, request: HttpRequest):
         """The "Start export" form (OPS-11)."""
@@ -329,6 +391,25 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
             resumed += 1
         self.message_user(
             request, ngettext("%(count)d run resumed.", "%(count)d runs resumed.", resumed) % {"count": resumed}
+        )
+
+    @admin.action(description=_("Rebuild the report"), permissions=["change"])
+    def rebuild_reports(self, request: HttpRequest, queryset: QuerySet[CallExport]) -> None:
+        rebuilt = 0
+        for run in queryset:
+            try:
+                services.call_export_package(run=run)
+            except reports.ReportError:
+                self.message_user(
+                    request,
+                    gettext("%(run)s: a dry run has no report.") % {"run": str(run.run_id)[:8]},
+                    messages.WARNING,
+                )
+                continue
+            rebuilt += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d report rebuilt.", "%(count)d reports rebuilt.", rebuilt) % {"count": rebuilt},
         )
 
     @admin.action(description=_("Cancel selected runs"), permissions=["change"])

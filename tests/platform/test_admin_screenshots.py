@@ -41,7 +41,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from calls import services as calls
 from calls import transcription
 from calls.downloads import client_for_run, record_download
-from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, TranscriptionJob
+from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, QaReview, TranscriptionJob
 from integrations.bitrix24 import Bitrix24AuthError
 from integrations.services import integration_log_write
 from returns import services as returns
@@ -232,6 +232,7 @@ def make_records_in_every_status(run: CallExport, portal: FakeBitrix24, provider
     # for a retry, one in flight.
     jobs = list(TranscriptionJob.objects.filter(call_record__in=records[3:7]).order_by("call_record_id"))
     transcription.job_run(str(jobs[0].pk))
+    QaReview.objects.create(call_record=jobs[0].call_record, verdict="issue", comment="Оператор и клиент перепутаны")
     provider.fail_next(400)
     transcription.job_run(str(jobs[1].pk))
     provider.fail_next(503)
