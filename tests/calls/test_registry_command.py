@@ -41,6 +41,7 @@ def test_the_file_equals_the_apis_bytes(tmp_path, client_for, settings):
 
     assert target.read_bytes() == from_api == GOLDEN.read_bytes()
     assert "3 calls" in output and f"wrote 3 calls to {target}" in output
+    assert output.count("3/3 calls") == 1
     assert not list(tmp_path.glob(".*.part"))
 
 

@@ -99,7 +99,7 @@ class _Progress:
     def update_to(self, done: int) -> None:
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
-        elif done - self.last_line >= 10_000 or done == self.total:
+        elif done != self.last_line and (done - self.last_line >= 10_000 or done == self.total):
             self.stream.write(f"{done}/{self.total} calls")
             self.last_line = done
 
