@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from calls import services as calls
 from calls import transcription
 from calls.downloads import client_for_run, record_download
 from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, QaReview, TranscriptionJob
+from calls.registry import REGISTRY_COLUMNS, registry_download
 from integrations.bitrix24 import Bitrix24AuthError
 from integrations.services import integration_log_write
 from returns import services as returns
@@ -279,6 +280,20 @@ def make_integration_logs() -> None:
         )
 
 
+def make_registry_downloads() -> None:
+    """Two registry downloads, one finished, one broken off, as the API's streaming leaves them."""
+    october = {"period_from": datetime(2026, 10, 1, tzinfo=UTC), "period_to": datetime(2026, 10, 31, tzinfo=UTC)}
+    common = {"columns": REGISTRY_COLUMNS, "filters": october, "user": None, "endpoint": "/api/v1/call-registry"}
+    finished = registry_download(
+        export_format="csv", unmasked=False, principal="jwt:erp-prod (1c)", channel="api", **common
+    )
+    b"".join(finished)
+    broken = registry_download(
+        export_format="json", unmasked=True, principal="command:operator", channel="command", **common
+    )
+    next(broken)
+
+
 def make_tasks() -> None:
     """One task that ran, one that failed, one still queued; migrate made the schedules."""
     async_task("math.floor", 2.5, sync=True, task_name="demo.success")
@@ -343,6 +358,7 @@ def demo(settings, tmp_path, client_for) -> Demo:
     make_returns(client_for)
     make_call_exports(demo, settings, tmp_path)
     make_integration_logs()
+    make_registry_downloads()
     make_tasks()
     make_logins()
     assert set(Return.objects.values_list("status", flat=True)) == set(Return.Status.values)
