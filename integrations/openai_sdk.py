@@ -7,7 +7,7 @@
 * :class:`ProviderError` is the typed failure both families derive from, in
   the shape :class:`integrations.outbound.OutboundError` the shared policy
   reads; :class:`StatusError` turns an error status into ``http_<status>``.
-* :func:`retry_after_seconds` and :func:`status_detail` read an error answer.
+* :func:`retry_after_seconds` reads how long an error answer asks us to wait.
 
 Nothing here reads settings.
 """
@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import functools
 import ssl
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
 import openai
 
+from integrations.headers import retry_after_header_seconds
 from mastermobile.observability.logging import masked_url
 
 # A proxy or host that does not answer should fail fast, not after the whole request timeout.
@@ -157,17 +156,4 @@ def retry_after_seconds(headers: Any) -> float | None:
             return max(0.0, float(milliseconds) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return retry_after_header_seconds(headers.get("retry-after"))

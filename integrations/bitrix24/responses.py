@@ -7,10 +7,8 @@ webhook token never leaves :class:`~integrations.bitrix24.client.Bitrix24Client`
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -22,6 +20,7 @@ from integrations.bitrix24.errors import (
     Bitrix24PayloadError,
     Bitrix24RateLimited,
 )
+from integrations.headers import retry_after_header_seconds
 
 Mask = Callable[[str], str]
 
@@ -134,7 +133,7 @@ def http_error(response: requests.Response, body: dict[str, Any], masked_url: st
         "error": code,
         "description": description,
         "body": text,
-        "retry_after": retry_after_seconds(response.headers.get("Retry-After")),
+        "retry_after": retry_after_header_seconds(response.headers.get("Retry-After")),
     }
     if code in RATE_LIMIT_ERRORS or status == 429:
         return Bitrix24RateLimited(detail, **kwargs)
@@ -152,18 +151,3 @@ def body_text(response: requests.Response, mask: Mask) -> str:
     except (requests.RequestException, UnicodeDecodeError):
         text = ""
     return mask(text)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
