@@ -266,6 +266,14 @@ def record_code_label(code: str | None) -> str:
     return code
 
 
+# How a run was started (``options["trigger"]``), as staff read it.
+RUN_TRIGGER_LABELS = {"manual": _("manual"), "cron": _("schedule"), "api": _("API")}
+
+
+def run_trigger_label(trigger: str) -> str:
+    return str(RUN_TRIGGER_LABELS.get(trigger, trigger))
+
+
 OPEN_RECORD_STATUSES = (S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)
 # An ``error`` with stored audio failed in the transcription stage: its job is dead-lettered,
 # so the record waits for an operator's requeue, not for a retry (STT-07).

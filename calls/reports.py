@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.files.storage import Storage
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from calls import selectors
 from calls.models import CallExport
@@ -364,7 +365,9 @@ def recommendations(facts: ReportFacts) -> list[str]:
 
 
 def render_report(facts: ReportFacts) -> str:
-    return render_to_string("calls/summary_report.md", {"facts": facts})
+    # The report is a Russian document (docs/decisions.md), whatever the process's language.
+    with translation.override("ru"):
+        return render_to_string("calls/summary_report.md", {"facts": facts})
 
 
 def _ms(seconds: float | None) -> int | None:

@@ -22,6 +22,7 @@ from calls.models import (
     CallExport,
     CallExportStatus,
     record_code_label,
+    run_trigger_label,
 )
 from calls.storage import default_storage
 from mastermobile import formatting
@@ -40,7 +41,6 @@ PACKAGE_FILES = {
     "registry": (_("registry"), "text/csv; charset=utf-8"),
     "log": (_("stage log"), "application/x-ndjson; charset=utf-8"),
 }
-TRIGGER_LABELS = {"manual": _("manual"), "cron": _("schedule"), "api": _("API")}
 
 
 class StartExportForm(forms.Form):
@@ -192,7 +192,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     @admin.display(description=_("trigger"))
     def trigger(self, run: CallExport) -> str:
         kind = run.options.get("trigger", "manual")
-        label = str(TRIGGER_LABELS.get(kind, kind))
+        label = run_trigger_label(kind)
         if run.actor_id:
             label = f"{label} · {run.actor.get_username()}"
         return gettext("%(trigger)s, dry run") % {"trigger": label} if run.is_dry_run else label

@@ -6,6 +6,8 @@ import re
 
 from django import template
 
+from calls.models import record_code_label, run_trigger_label
+
 register = template.Library()
 
 _LINE_BREAKS = re.compile(r"[\r\n]+")
@@ -31,3 +33,15 @@ def seconds(value: float | None) -> str:
     if minutes:
         return f"{minutes} мин {secs:02d} с"
     return f"{secs} с"
+
+
+@register.filter
+def trigger_label(value: str) -> str:
+    """How the run was started, in words (``manual`` → «вручную» under the Russian catalogue)."""
+    return run_trigger_label(value)
+
+
+@register.filter
+def code_label(value: str) -> str:
+    """What a record's error or skip code means (``no_recording`` → «в Битрикс24 нет записи»)."""
+    return record_code_label(value)

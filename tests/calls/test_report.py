@@ -121,9 +121,11 @@ def test_the_report_renders_all_eight_sections_with_their_numbers(config):
         assert heading in text
     assert f"run_id: `{run.run_id}`" in text
     assert "(Europe/Moscow)" in text
-    assert "Запуск: cron" in text
+    assert "Запуск: по расписанию (cron)" in text
     assert "резюме включены, движок openai-whisper" in text
     assert "Покрытие (completed ÷ записи с доступным аудио, 11): 90.91%" in text
+    assert "- Завершено (completed): 10\n- С ошибкой (error): 1\n- Нет аудио (missing_audio): 1\n" in text
+    assert "- Пропущено (skipped): 1\n  - в Битрикс24 нет записи (no_recording): 1" in text
     assert "Стоимость: 0.12 USD (10.80 RUB по курсу 90)" in text
     assert "Расхождение: 8.33% — **ВНИМАНИЕ: больше 0.5%**" in text
     assert "Отклонение: 33.33% — **ВНИМАНИЕ: больше 20%**" in text
