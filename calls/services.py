@@ -42,6 +42,7 @@ from integrations.bitrix24 import (
     Bitrix24Client,
     Bitrix24Error,
 )
+from mastermobile.errors import DomainError
 from mastermobile.observability.logging import Redactor
 from mastermobile.observability.metrics import CALL_EXPORT_DURATION, CALL_EXPORT_RUNS
 
@@ -51,8 +52,10 @@ S = CallRecordStatus
 Progress = Callable[[str, int, int | None], None]
 
 
-class CallExportError(Exception):
-    """A run cannot be started, resumed or cancelled as asked."""
+class CallExportError(DomainError):
+    """A run cannot be started, resumed or cancelled as asked (400 from the API)."""
+
+    problem_type = "bad-request"
 
 
 def _noop(stage: str, done: int, total: int | None) -> None:

@@ -1,21 +1,23 @@
-"""Domain errors raised by returns services and selectors; the API and admin translate them."""
+"""Domain errors raised by returns services and selectors; the API's handler and the admin translate them."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext
 
+from mastermobile.errors import BadFilterError, ConflictError, DomainError, NotFoundError
 
-class ReturnError(Exception):
+
+class ReturnError(DomainError):
     """Base class for every returns domain error."""
 
 
-class ReturnNotFound(ReturnError):
+class ReturnNotFound(ReturnError, NotFoundError):
     def __init__(self, return_id: object):
         self.return_id = return_id
         super().__init__(gettext("Return %(id)s does not exist.") % {"id": return_id})
 
 
-class ReturnNotEditable(ReturnError):
+class ReturnNotEditable(ReturnError, ConflictError):
     """Only pending returns may have their body replaced (RET-04, RET-13)."""
 
     def __init__(self, return_id: object, status: str):
@@ -26,8 +28,8 @@ class ReturnNotEditable(ReturnError):
         )
 
 
-class InvalidTransition(ReturnError):
-    """A status change the transition table (RET-04) does not allow."""
+class InvalidTransition(ReturnError, ConflictError):
+    """A status change the transition table (RET-04) does not allow; 409 as RET-14 asks."""
 
     def __init__(self, return_id: object, current: str, target: str):
         self.return_id, self.current, self.target = return_id, current, target
@@ -37,9 +39,5 @@ class InvalidTransition(ReturnError):
         )
 
 
-class InvalidFilter(ReturnError):
+class InvalidFilter(ReturnError, BadFilterError):
     """A list filter value that cannot be used; ``name`` is the query parameter."""
-
-    def __init__(self, name: str, message: str):
-        self.name, self.message = name, message
-        super().__init__(f"{name}: {message}")

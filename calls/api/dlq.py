@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from calls import dead_letters
 from calls.models import TranscriptionJob, TranscriptionJobStatus
 from calls.tasks import dispatch_transcriptions
+from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
@@ -100,9 +101,10 @@ class DeadLetterListView(APIView):
         return paginator.get_paginated_response(DeadLetterSerializer(page, many=True).data)
 
 
-class DeadLetterRequeueView(APIView):
+class DeadLetterRequeueView(InboundAuditMixin, APIView):
     allowed_roles = {"POST": DLQ_ROLES}
     staff_permission = DLQ_PERMISSION
+    audit_ref_kwarg = "entry_id"
 
     @extend_schema(
         operation_id="stt_dlq_requeue",

@@ -17,6 +17,7 @@ from calls.api.serializers import (
     TranscriptSearchQuerySerializer,
 )
 from calls.models import CallExport
+from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from mastermobile.api.permissions import roles_description
@@ -55,7 +56,7 @@ def _actor(request: Request):
     return getattr(request.user, "staff_user", None)
 
 
-class CallExportListView(APIView):
+class CallExportListView(InboundAuditMixin, APIView):
     allowed_roles = {"POST": EXPORT_ROLES}
     staff_permission = EXPORT_PERMISSION
 
@@ -83,15 +84,12 @@ class CallExportListView(APIView):
         options = {"trigger": "api", "dry_run": data["dry_run"], "requested_by": request.user.actor_id}
         if "generate_summary" in data:
             options["generate_summary"] = data["generate_summary"]
-        try:
-            run, created = services.call_export_start(
-                period_from=data["period_from"],
-                period_to=data["period_to"],
-                actor=_actor(request),
-                options=options,
-            )
-        except services.CallExportError as error:
-            raise ProblemError("bad-request", str(error)) from None
+        run, created = services.call_export_start(
+            period_from=data["period_from"],
+            period_to=data["period_to"],
+            actor=_actor(request),
+            options=options,
+        )
         if created:
             services.call_export_enqueue(run)
         body = CallExportSerializer(run).data

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -19,6 +20,7 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mastermobile.errors import DomainError
 from mastermobile.observability.context import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "not-acceptable": (406, "Not acceptable"),
     "conflict": (409, "Conflict"),
+    "invalid-transition": (422, "Status change not allowed"),
     "idempotency-key-reused": (409, "Idempotency-Key reused with a different payload"),
     "idempotency-in-progress": (409, "Request with this Idempotency-Key is in progress"),
     "payload-too-large": (413, "Payload too large"),
@@ -141,6 +144,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DomainError):
+        exc = ProblemError(exc.problem_type, str(exc), errors=exc.errors)
+    elif isinstance(exc, DjangoValidationError):
+        # A model's full_clean() or a validator called by a service: the same 422 as a serializer's.
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
     headers: dict[str, str] = {}
     errors: list[dict[str, str]] = []

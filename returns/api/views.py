@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
-from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -16,26 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.models import IntegrationLog
-from integrations.services import integration_log_write
 from mastermobile.api import datetimes
+from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.authentication import Principal
-from mastermobile.api.errors import BadQueryParameter, ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import NO_NUL_PATTERN, problem_responses
-from mastermobile.observability.context import current_request_id
 from returns import selectors, services
 from returns.api.serializers import ReturnInputSerializer, ReturnSerializer, return_body
-from returns.exceptions import InvalidFilter, InvalidTransition, ReturnNotEditable, ReturnNotFound
 from returns.filters import ORDERINGS
 from returns.models import Return
-
-logger = logging.getLogger(__name__)
-
-WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
-ROLE_SYSTEMS = {"1c": IntegrationLog.System.ONEC}  # couriers and admins write through the warehouse app
 
 LIST_ROLES = {"1c", "admin"}
 CREATE_ROLES = {"courier", "admin"}
@@ -85,67 +72,14 @@ RETURN_PAGE = inline_serializer(
 )
 
 
-class ReturnsAPIView(APIView):
-    """Domain errors become problem+json here; every write leaves one integration-log row (RET-08)."""
+class ReturnsAPIView(InboundAuditMixin, APIView):
+    """Every write leaves one integration-log row (RET-08); domain errors are mapped by the API's handler."""
 
     allowed_roles: dict[str, set[str]] = {}
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, ReturnNotFound):
-            exc = exceptions.NotFound(str(exc))
-        elif isinstance(exc, ReturnNotEditable | InvalidTransition):
-            exc = ProblemError("conflict", str(exc))
-        elif isinstance(exc, InvalidFilter):
-            exc = BadQueryParameter(exc.name, exc.message)
-        elif isinstance(exc, DjangoValidationError):
-            exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-        return super().handle_exception(exc)
-
-    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method in WRITE_METHODS:
-            self._log_write(request, response)
-        return response
-
-    def _log_write(self, request: Request, response: HttpResponseBase) -> None:
-        """One inbound row per write that reached the view; replays and auth failures are not writes."""
-        principal = request.user
-        if not isinstance(principal, Principal) or response.status_code in (401, 403):
-            return
-        if response.get(REPLAYED_HEADER) == "true":
-            return
-        data = getattr(response, "data", None)
-        failed = response.status_code >= 400
-        problem_type = data.get("type", "") if failed and isinstance(data, dict) else ""
-        try:
-            body = request.data  # already parsed (or emptied by a parse error)
-        except exceptions.APIException:
-            body = None
-        try:
-            integration_log_write(
-                direction=IntegrationLog.Direction.INBOUND,
-                external_system=ROLE_SYSTEMS.get(principal.role, IntegrationLog.System.WAREHOUSE),
-                endpoint=f"{request.method} {request.path}",
-                status=IntegrationLog.Status.ERROR if failed else IntegrationLog.Status.SUCCESS,
-                status_code=response.status_code,
-                correlation_id=current_request_id(),
-                resource_ref=_resource_ref(data, self.kwargs),
-                request=body,
-                response=data,
-                error_code=problem_type.rsplit("/", 1)[-1] or None,
-            )
-        except DatabaseError:
-            logger.exception("returns.integration_log_failed", extra={"event": "returns.integration_log_failed"})
+    audit_ref_kwarg = "return_id"
 
     def _principal(self) -> Principal:
         return self.request.user
-
-
-def _resource_ref(data: Any, kwargs: dict[str, Any]) -> str | None:
-    if isinstance(data, dict) and isinstance(data.get("id"), str) and "type" not in data:
-        return data["id"]
-    ref = kwargs.get("return_id")
-    return str(ref)[:128] if ref else None
 
 
 def _validated(request: Request) -> dict[str, Any]:

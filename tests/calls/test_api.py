@@ -232,3 +232,27 @@ def test_a_run_renders_its_datetimes_in_utc_with_four_digit_years(client_for, b2
     assert RFC_3339_UTC.fullmatch(body["started_at"])
     assert body["started_at"] == run.started_at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
     assert body["finished_at"] is None
+
+
+def test_every_start_that_reached_the_view_leaves_one_inbound_log_row(client_for, b24_config):
+    from integrations.models import IntegrationLog
+
+    client = client_for("1c", "onec-prod")
+    key = new_key()
+    started = client.post("/api/v1/call-exports", {"dry_run": True}, format="json", **key)
+    client.post("/api/v1/call-exports", {"dry_run": True}, format="json", **key)  # a replay is not a new write
+    refused = client.post(
+        "/api/v1/call-exports",
+        {"period_from": "2026-10-01T00:00:00Z", "period_to": "2026-09-01T00:00:00Z"},
+        format="json",
+        **new_key(),
+    )
+
+    rows = list(IntegrationLog.objects.order_by("id"))
+    assert [(row.direction, row.external_system, row.status_code) for row in rows] == [
+        ("inbound", "1c", started.status_code),
+        ("inbound", "1c", refused.status_code),
+    ]
+    assert rows[0].endpoint == "POST /api/v1/call-exports"
+    assert rows[0].resource_ref == started.json()["run_id"]
+    assert rows[1].error_code == "validation"

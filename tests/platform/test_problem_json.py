@@ -112,3 +112,36 @@ def test_an_unexpected_error_is_500_without_traceback(client_for, caplog):
     assert "hunter2" not in text
     assert body["request_id"] in body["detail"]
     assert any(record.getMessage() == "api.unhandled_exception" for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "slug", "detail"),
+    [
+        ("domain-conflict", 409, "conflict", "The order is not NEW."),
+        ("domain-missing", 404, "not-found", "Order 42 does not exist."),
+        ("domain-transition", 422, "invalid-transition", "Order 42 is NEW; it cannot become DONE."),
+    ],
+)
+def test_a_domain_error_from_any_view_is_its_problem_type(client_for, outcome, status, slug, detail):
+    response = client_for("1c").get(PROBE, {"raise": outcome})
+
+    body = assert_problem(response, status, slug)
+    assert body["detail"] == detail
+
+
+def test_an_invalid_status_change_names_the_status_field(client_for):
+    body = assert_problem(client_for("1c").get(PROBE, {"raise": "domain-transition"}), 422, "invalid-transition")
+
+    assert body["errors"] == [{"field": "status", "message": "Order 42 is NEW; it cannot become DONE."}]
+
+
+def test_a_django_validation_error_outside_the_returns_views_is_422_not_500(client_for):
+    body = assert_problem(client_for("1c").get(PROBE, {"raise": "model-invalid"}), 422, "validation")
+
+    assert body["errors"] == [{"field": "qty", "message": "Ensure this value is greater than or equal to 1."}]
+
+
+def test_a_django_validation_error_without_fields_is_422_on_the_body(client_for):
+    body = assert_problem(client_for("1c").get(PROBE, {"raise": "model-invalid-flat"}), 422, "validation")
+
+    assert body["errors"] == [{"field": "", "message": "The period is empty."}]
