@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_q",
     "mastermobile",
     "returns",
+    "couriers",
     "calls",
     "integrations",
 ]
@@ -279,6 +280,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets several components share get one name each.
+    "ENUM_NAME_OVERRIDES": {
+        "WWOrderStatusEnum": "couriers.models.OrderStatus",
+        "WWAssignmentStatusEnum": "couriers.models.Assignment.Status",
+    },
 }
 
 Q_CLUSTER = build_q_cluster(APP_CONFIG)

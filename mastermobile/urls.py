@@ -12,6 +12,7 @@ handler500 = "mastermobile.api.errors.handler500"
 api_v1 = [
     path("system/ping", PingView.as_view(), name="system-ping"),
     path("returns", include("returns.api.urls")),
+    path("ww", include("couriers.api.urls")),
     path("", include("calls.api.urls")),
 ]
 

@@ -54,6 +54,11 @@ CALL_EXPORT_TRANSCRIBE_FAILURES = Counter(
 )
 CALL_EXPORT_QA_CHECKED = Counter("call_export_qa_checked_total", "QA sample items reviewed.")
 
+# Spec 04, WW-05: every order status change asked for; result is "ok" or "refused" (not allowed from there).
+WW_ORDER_TRANSITIONS = Counter(
+    "ww_order_status_transitions_total", "Walking Warehouse order status changes.", ["from", "to", "result"]
+)
+
 # The label values STT-41 documents (runs end completed, error or cancelled).
 # Families with open label sets (provider codes, integration failures, task
 # names) get a series at their first increment.

