@@ -13,6 +13,7 @@ api_v1 = [
     path("system/ping", PingView.as_view(), name="system-ping"),
     path("returns", include("returns.api.urls")),
     path("", include("calls.api.urls")),
+    path("b24/webhooks/", include("integrations.api.urls")),
 ]
 
 urlpatterns = [
