@@ -99,6 +99,7 @@ class OutboxEventAdmin(ReadOnlyModelAdmin):
 class WebhookSubscriptionForm(forms.ModelForm):
     """The secret is never shown again; leaving it empty on an existing subscription keeps it."""
 
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     secret = forms.CharField(
         label=_("secret"),
         required=False,

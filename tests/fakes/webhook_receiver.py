@@ -23,6 +23,7 @@ from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_servi
 class Received:
     body: dict[str, Any]
     headers: dict[str, str]
+    raw: bytes
 
 
 @dataclass
@@ -85,7 +86,7 @@ class _Handler(FakeServiceHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        received = Received(json.loads(raw or b"{}"), {name: value for name, value in self.headers.items()})
+        received = Received(json.loads(raw or b"{}"), dict(self.headers.items()), raw)
         fault = self.owner._take_fault()
         if fault and fault[0] == "500":
             return self._answer(500)
