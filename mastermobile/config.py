@@ -386,7 +386,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         b24_backoff_seconds=read.float("B24_BACKOFF_SECONDS", 5.0, minimum=0),
         b24_max_attempts=read.int("B24_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
         b24_use_batch=read.bool("B24_USE_BATCH", True),
-        # BX-02: empty switches the inbound task-event webhook off (it answers 503).
+        # BX-02: empty switches the inbound task-event webhook off (every call answers 401).
         b24_inbound_webhook_secret=read.str("B24_INBOUND_WEBHOOK_SECRET"),
         export_low_rate_mode=read.bool("EXPORT_LOW_RATE_MODE", False),
         request_timeout_s=read.float("REQUEST_TIMEOUT_S", 30.0, minimum=0.1),

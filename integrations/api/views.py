@@ -39,7 +39,7 @@ class TaskEventWebhookView(APIView):
 
     No JWT: the HMAC of the raw body under ``B24_INBOUND_WEBHOOK_SECRET`` is
     the authentication.  With no secret configured the endpoint is switched off
-    (503), so an unset secret never means "accept anything".
+    (401 for every call), so an unset secret never means "accept anything".
     """
 
     authentication_classes = ()
@@ -67,11 +67,12 @@ class TaskEventWebhookView(APIView):
             200: OpenApiResponse(ReceiptSerializer, description="Already received (same event_id); nothing stored."),
             **problem_responses(
                 401,
+                413,
+                415,
                 422,
-                503,
-                d401="Missing or wrong signature, or a timestamp more than 5 minutes away.",
+                d401="Missing or wrong signature, a timestamp more than 5 minutes away, "
+                "or B24_INBOUND_WEBHOOK_SECRET not configured (the endpoint is off).",
                 d422="The body is not a JSON object with a non-empty string event_id.",
-                d503="B24_INBOUND_WEBHOOK_SECRET is not configured: the endpoint is off.",
             ),
         },
     )
@@ -79,7 +80,11 @@ class TaskEventWebhookView(APIView):
         body = request.body  # the raw bytes the signature covers; read before anything parses them
         secret = settings.APP_CONFIG.b24_inbound_webhook_secret
         if not secret:
-            raise ProblemError("service-unavailable", "Inbound Bitrix24 webhooks are not configured.")
+            # Off, never open: 401 like any unverifiable call, so a caller cannot tell it from a wrong secret.
+            logger.warning("b24.inbound_webhook_not_configured", extra={"event": "b24.inbound_webhook_not_configured"})
+            raise _unauthorized("Inbound Bitrix24 webhooks are not configured (B24_INBOUND_WEBHOOK_SECRET).")
+        if not (request.content_type or "").startswith("application/json"):
+            raise ProblemError("unsupported-media-type", "Content-Type must be application/json.")
         if not signature_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
             raise _unauthorized(f"Missing or invalid {SIGNATURE_HEADER}.")
         if not timestamp_fresh(request.headers.get(TIMESTAMP_HEADER), now=timezone.now()):

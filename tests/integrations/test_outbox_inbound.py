@@ -90,10 +90,23 @@ def test_a_body_without_event_id_is_422(api_client):
     assert response.json()["errors"][0]["field"] == "event_id"
 
 
-def test_without_a_configured_secret_the_endpoint_is_off(api_client, settings):
+def test_without_a_configured_secret_every_call_is_refused(api_client, settings):
     settings.APP_CONFIG = dataclasses.replace(django_settings.APP_CONFIG, b24_inbound_webhook_secret="")
 
     response = post(api_client, {"event_id": "evt-1"}, secret="")
 
-    assert response.status_code == 503
-    assert response.json()["type"].endswith("/service-unavailable")
+    assert response.status_code == 401
+    assert not InboundWebhookEvent.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_415(api_client):
+    raw = b"event_id=evt-1"
+    response = api_client.post(
+        URL,
+        raw,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_WEBHOOK_SIGNATURE=signature(SECRET, raw),
+        HTTP_X_TIMESTAMP=str(int(time.time())),
+    )
+
+    assert response.status_code == 415
