@@ -50,3 +50,7 @@ class IntegrationLogAdmin(ReadOnlyModelAdmin):
     @admin.display(description=_("response"))
     def response_display(self, entry: IntegrationLog):
         return formatting.pretty_json(entry.response)
+
+
+# The outbox pages live with the outbox; importing them registers them.
+from integrations.outbox import admin as outbox_admin  # noqa: E402, F401

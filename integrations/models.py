@@ -13,7 +13,7 @@ REQUEST_BODY_LIMIT = 64 * 1024
 
 
 class IntegrationLog(models.Model):
-    """One inbound API write or one outbound call to 1C, Bitrix24, OpenAI or the warehouse."""
+    """One inbound API write or one outbound call to 1C, Bitrix24, OpenAI, the warehouse or a webhook subscriber."""
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("Inbound")
@@ -24,6 +24,7 @@ class IntegrationLog(models.Model):
         BITRIX24 = "b24", _("Bitrix24")
         WAREHOUSE = "warehouse", _("Walking Warehouse")
         OPENAI = "openai", _("OpenAI")
+        WEBHOOK = "webhook", _("Outbound webhook")
 
     class Status(models.TextChoices):
         SUCCESS = "success", _("Success")
@@ -53,7 +54,7 @@ class IntegrationLog(models.Model):
                 condition=models.Q(direction__in=["inbound", "outbound"]), name="integrationlog_direction_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(external_system__in=["1c", "b24", "warehouse", "openai"]),
+                condition=models.Q(external_system__in=["1c", "b24", "warehouse", "openai", "webhook"]),
                 name="integrationlog_system_valid",
             ),
             models.CheckConstraint(
@@ -191,3 +192,23 @@ class CircuitState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value}: {self.state}"
+
+
+# The outbox lives in its own module; Django finds its models through this one.
+from integrations.outbox.models import (  # noqa: E402
+    Bitrix24TaskLink,
+    InboundWebhookEvent,
+    OutboxEvent,
+    WebhookSubscription,
+)
+
+__all__ = [
+    "Bitrix24TaskLink",
+    "CircuitState",
+    "InboundWebhookEvent",
+    "IntegrationLog",
+    "OutboxEvent",
+    "RateLimitState",
+    "TokenBucket",
+    "WebhookSubscription",
+]

@@ -85,6 +85,7 @@ class AppConfig:
     b24_backoff_seconds: float
     b24_max_attempts: int
     b24_use_batch: bool
+    b24_inbound_webhook_secret: str = field(metadata=SECRET)
     export_low_rate_mode: bool
     request_timeout_s: float
 
@@ -385,6 +386,8 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         b24_backoff_seconds=read.float("B24_BACKOFF_SECONDS", 5.0, minimum=0),
         b24_max_attempts=read.int("B24_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
         b24_use_batch=read.bool("B24_USE_BATCH", True),
+        # BX-02: empty switches the inbound task-event webhook off (every call answers 401).
+        b24_inbound_webhook_secret=read.str("B24_INBOUND_WEBHOOK_SECRET"),
         export_low_rate_mode=read.bool("EXPORT_LOW_RATE_MODE", False),
         request_timeout_s=read.float("REQUEST_TIMEOUT_S", 30.0, minimum=0.1),
         openai_api_key=read.str("OPENAI_API_KEY"),
@@ -464,6 +467,7 @@ def _refuse_unsafe_production_values(config: AppConfig) -> None:
     secrets = {
         "DJANGO_SECRET_KEY": config.secret_key,
         "B24_WEBHOOK_TOKEN": config.b24_webhook_token,
+        "B24_INBOUND_WEBHOOK_SECRET": config.b24_inbound_webhook_secret,
         "OPENAI_API_KEY": config.openai_api_key,
         "S3_SECRET_ACCESS_KEY": config.s3_secret_access_key,
         "DB_PASSWORD (or the password in DATABASE_URL)": database_password,

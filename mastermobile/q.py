@@ -35,6 +35,8 @@ HOUSEKEEPING_TASKS = (
     "calls.tasks.supervise_runs",
     "idempotency.prune_expired",
     "mastermobile.api.idempotency.prune_expired_records",
+    "integrations.outbox_sweep",
+    "integrations.tasks.outbox_sweep",
 )
 
 

@@ -14,6 +14,7 @@ api_v1 = [
     path("returns", include("returns.api.urls")),
     path("ww", include("couriers.api.urls")),
     path("", include("calls.api.urls")),
+    path("b24/webhooks/", include("integrations.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Bitrix24 REST client for telephony statistics and recordings (spec 03, B24-01…B24-13).
+"""Bitrix24 REST client for telephony statistics, recordings (spec 03, B24-01…B24-13) and tasks (BX-01).
 
 Build it with :func:`~integrations.bitrix24.factory.client_from_config`;
 nothing here reads settings at import time.  The webhook token appears only
@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 LIST_METHOD = "voximplant.statistic.get"
 DISK_FILE_METHOD = "disk.file.get"
 BATCH_METHOD = "batch"
+TASK_ADD_METHOD = "tasks.task.add"
+TASK_UPDATE_METHOD = "tasks.task.update"
+TASK_COMPLETE_METHOD = "tasks.task.complete"
+TASK_LIST_METHOD = "tasks.task.list"
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
 MAX_RETRY_WAIT_SECONDS = 120.0
@@ -79,6 +83,7 @@ class RequestContext:
 
 
 LISTING = RequestContext()
+TASKS = RequestContext(stage="task", event="bitrix24.task")
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,47 @@ class Bitrix24Client:
         if not url:
             raise Bitrix24PayloadError(f"Unexpected Bitrix24 payload: disk file {file_id} has no DOWNLOAD_URL")
         return str(url)
+
+    # Tasks (BX-01) ----------------------------------------------------
+
+    def task_add(self, fields: dict[str, Any]) -> str:
+        """``tasks.task.add``: create a task from ``fields`` (``TITLE``, ``RESPONSIBLE_ID``…); its id (``result.task.id``)."""
+        payload = self.call(TASK_ADD_METHOD, json_body={"fields": fields}, http_method="POST", context=TASKS)
+        result = payload.get("result")
+        task = result.get("task") if isinstance(result, dict) else None
+        task_id = task.get("id") if isinstance(task, dict) else None
+        if not task_id:
+            raise Bitrix24PayloadError("Unexpected Bitrix24 payload: tasks.task.add without result.task.id")
+        return str(task_id)
+
+    def task_update(self, task_id: str, fields: dict[str, Any]) -> None:
+        """``tasks.task.update``: change ``fields`` of task ``task_id``."""
+        self.call(
+            TASK_UPDATE_METHOD, json_body={"taskId": task_id, "fields": fields}, http_method="POST", context=TASKS
+        )
+
+    def task_complete(self, task_id: str) -> None:
+        """``tasks.task.complete``: mark task ``task_id`` completed."""
+        self.call(TASK_COMPLETE_METHOD, json_body={"taskId": task_id}, http_method="POST", context=TASKS)
+
+    def task_find_by_xml_id(self, xml_id: str) -> str | None:
+        """The id of the task whose external id (``XML_ID``) is ``xml_id``, or None (``tasks.task.list``).
+
+        Only a task whose answer carries that very ``xmlId`` counts, so a
+        portal that ignored the filter cannot hand back an unrelated task.
+        """
+        payload = self.call(
+            TASK_LIST_METHOD,
+            json_body={"filter": {"XML_ID": xml_id}, "select": ["ID", "XML_ID"], "order": {"ID": "asc"}},
+            http_method="POST",
+            context=TASKS,
+        )
+        result = payload.get("result")
+        tasks = result.get("tasks") if isinstance(result, dict) else None
+        for task in tasks if isinstance(tasks, list) else []:
+            if isinstance(task, dict) and task.get("xmlId") == xml_id and task.get("id"):
+                return str(task["id"])
+        return None
 
     def open_recording(self, url: str, *, context: RequestContext) -> requests.Response:
         """A streamed GET of a recording (B24-12), retried like any request except 403/404.

@@ -31,6 +31,10 @@ INTEGRATION_FAILURES = Counter(
 )
 # PLAT-54 names the label event_type, STT-41 queue: it stays event_type, which the pipeline counts with call_export.
 EVENTS_DLQ = Counter("events_dlq_total", "Events moved to the dead-letter state.", ["event_type"])
+# EVT-03: one per subscriber kind (webhook, b24_task) and attempt outcome (success, failure).
+EVENTS_DELIVERED = Counter(
+    "events_delivered_total", "Outbox deliveries by subscriber kind and result.", ["subscriber", "result"]
+)
 
 # Spec 03, STT-41: the call export and transcription pipeline, on the worker exporter.
 STT_JOBS = Counter("stt_jobs_total", "Transcription job outcomes and retries.", ["status"])

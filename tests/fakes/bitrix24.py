@@ -8,6 +8,8 @@ What it serves (inbound webhook ``/rest/<user>/<token>/<method>[.json]``):
 - ``batch``: up to 50 ``cmd[key]=method?query`` commands, ``halt``, answering
   ``result.result`` / ``result_error`` / ``result_total`` / ``result_next``;
 - ``disk.file.get``: ``DOWNLOAD_URL`` of a recording;
+- ``tasks.task.add`` / ``update`` / ``complete`` / ``list`` (JSON bodies): tasks kept in
+  :attr:`FakeBitrix24.tasks` by id, ``list`` filtering on ``XML_ID``;
 - recordings as small WAV files under ``/recordings/<CALL_ID>`` and ``/disk/download/<ID>``.
 
 Limits and errors: a leaky bucket (50 requests burst, drained at 2 per second by
@@ -116,6 +118,7 @@ class FakeBitrix24:
         self._by_call: dict[str, int] = {}
         self._starts: list[datetime] = []
         self._by_file: dict[str, int] = {}
+        self.tasks: dict[str, dict[str, Any]] = {}
 
     # Lifecycle --------------------------------------------------------
 
@@ -263,6 +266,30 @@ class FakeBitrix24:
             }
         return 404, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
 
+    def run_task_method(self, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The ``tasks.task.*`` methods on :attr:`tasks`, answering in the portal's shapes."""
+        with self._lock:
+            if method == "tasks.task.add":
+                fields = body.get("fields")
+                if not isinstance(fields, dict) or not fields.get("TITLE"):
+                    return 400, {"error": "ERROR_CORE", "error_description": "TITLE is required"}
+                task_id = str(1000 + len(self.tasks) + 1)
+                self.tasks[task_id] = {**fields, "ID": task_id, "STATUS": "2"}
+                return 200, {"result": {"task": {"id": task_id, "title": fields["TITLE"]}}}
+            if method == "tasks.task.list":
+                wanted = (body.get("filter") or {}).get("XML_ID")
+                found = [t for t in self.tasks.values() if wanted is None or t.get("XML_ID") == wanted]
+                listed = [{"id": t["ID"], "xmlId": t.get("XML_ID")} for t in found]
+                return 200, {"result": {"tasks": listed}, "total": len(listed)}
+            task = self.tasks.get(str(body.get("taskId")))
+            if task is None:
+                return 400, {"error": "ERROR_CORE", "error_description": "Task not found"}
+            if method == "tasks.task.update":
+                task.update(body.get("fields") or {})
+            else:
+                task["STATUS"] = "5"
+            return 200, {"result": {"task": {"id": task["ID"]}} if method == "tasks.task.update" else {"task": True}}
+
     def _statistics(self, query: dict[str, str]) -> dict[str, Any]:
         low = _parse_date(query.get("FILTER[>=CALL_START_DATE]"))
         high = _parse_date(query.get("FILTER[<=CALL_START_DATE]"))
@@ -356,6 +383,8 @@ class _Handler(FakeServiceHandler):
             if not isinstance(commands, dict) or len(commands) > BATCH_LIMIT:
                 return self._json(400, {"error": "INVALID_REQUEST", "error_description": "Max batch length exceeded"})
             return self._json(200, portal.run_batch(commands))
+        if method.startswith("tasks.task."):
+            return self._json(*portal.run_task_method(method, body))
         status, payload = portal.run_method(method, {**query, **{k: str(v) for k, v in body.items()}})
         return self._json(status, payload)
 
