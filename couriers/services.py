@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from couriers import events
 from couriers.exceptions import (
     AssignmentClosed,
     AssignmentNotFound,
@@ -129,6 +130,7 @@ def order_create(
             order.save(force_insert=True)
             OrderLine.objects.bulk_create(built)
             _log(order, None, S.NEW, actor)
+            events.order_created(order)
     except IntegrityError:
         if Order.objects.filter(pk=order.id).exists():
             raise OrderExists(order.id) from None
@@ -185,6 +187,7 @@ def order_assign(*, order_id: str, courier_id: str, actor: Actor, comment: str |
         assignment = Assignment.objects.create(order=order, courier=courier, comment=comment or None)
         order.courier = courier
         _move(order, S.ASSIGNED, actor, comment, extra_fields=["courier"])
+        events.order_assigned(order, assignment)
     return assignment
 
 
@@ -255,6 +258,8 @@ def _move(order: Order, target: str, actor: Actor, reason: str | None, *, extra_
     order.save(update_fields=fields)
     _settle_assignment(order, target, reason)
     _log(order, source, target, actor, reason)
+    if target != S.ASSIGNED:  # an assignment publishes its own, richer event
+        events.order_status_changed(order, source, reason)
     WW_ORDER_TRANSITIONS.labels(**{"from": source, "to": target, "result": "ok"}).inc()
 
 
@@ -394,6 +399,8 @@ def stock_move(
                 )
             )
         StockMovement.objects.bulk_create(movements)
+        if movements:
+            events.stock_moved(courier_id, kind, movements, ref or None)
     return movements
 
 
@@ -432,3 +439,20 @@ def _apply(courier_id: str, sku: str, compartment: str, delta: int, now) -> None
             CourierStock.objects.create(courier_id=courier_id, sku=sku, updated_at=now, **{column: delta})
     except IntegrityError:
         rows.update(**{column: F(column) + delta, "updated_at": now})
+
+
+# Bitrix24 ----------------------------------------------------------------
+
+
+def order_task_linked(*, key: str, task_id: str, **_: Any) -> None:
+    """Store the courier's Bitrix24 task on its order (BX-01), unless the order has moved to another assignment.
+
+    Connected to ``integrations.signals.bitrix24_task_linked``; keys that are
+    not an order's assignment are someone else's and are left alone.
+    """
+    parsed = events.order_from_task_key(key)
+    if parsed is None:
+        return
+    order_id, assignment_id = parsed
+    current = Assignment.objects.filter(pk=assignment_id, order_id=order_id, status__in=Assignment.OPEN)
+    Order.objects.filter(pk=order_id, courier_id__in=current.values("courier_id")).update(task_id_b24=task_id)

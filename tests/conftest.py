@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from mastermobile.api.authentication import issue_token
 from returns.models import Courier
 from tests.browser import CHROMIUM
+from tests.fakes.bitrix24 import FakeBitrix24
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -81,3 +82,27 @@ def client_for(make_token: Callable[..., str]) -> Callable[..., APIClient]:
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def fake_b24() -> Iterator[FakeBitrix24]:
+    """A fake portal with 120 calls and no rate limit of its own (tests that need one build their own)."""
+    with FakeBitrix24(calls=120, rate=0) as fake:
+        yield fake
+
+
+@pytest.fixture
+def b24_config(fake_b24: FakeBitrix24, settings):
+    """Settings pointing at the fake portal: no throttling and no backoff sleeps."""
+    config = dataclasses.replace(
+        settings.APP_CONFIG,
+        b24_base_url=fake_b24.base_url + "/rest",
+        b24_webhook_user_id=fake_b24.user_id,
+        b24_webhook_token=fake_b24.token,
+        b24_rate_limit_rps=0,
+        b24_backoff_seconds=0,
+        b24_max_attempts=5,
+        request_timeout_s=5,
+    )
+    settings.APP_CONFIG = config
+    return config

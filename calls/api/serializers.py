@@ -14,7 +14,7 @@ from rest_framework import serializers
 from calls import services
 from calls.models import CallExport
 from calls.selectors import SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SEARCH_MAX_QUERY_LENGTH
-from mastermobile.api.serializers import RFC3339DateTimeField, StrictSerializer
+from mastermobile.api.serializers import RFC3339DateTimeField, StrictBooleanField, StrictSerializer
 
 # Calls the portal can have: nothing before 2000, nothing after 2100 (UTC).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -35,8 +35,8 @@ class CallExportStartSerializer(StrictSerializer):
         "Inclusive; RFC 3339 with a UTC offset, years 2000–2100. Default: today 23:59:59 local time. "
         "The period spans at most CALL_EXPORT_MAX_PERIOD_DAYS days (366 by default)."
     )
-    dry_run = serializers.BooleanField(default=False)
-    generate_summary = serializers.BooleanField(required=False)
+    dry_run = StrictBooleanField(default=False)
+    generate_summary = StrictBooleanField(required=False)
 
     def validate(self, data: dict) -> dict:
         """The period, defaults filled in (CALL-17), in order and no longer than the maximum."""

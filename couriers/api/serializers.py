@@ -26,7 +26,7 @@ from couriers.models import (
     StockKind,
     StockMovement,
 )
-from mastermobile.api.serializers import RFC3339DateTimeField, StrictSerializer
+from mastermobile.api.serializers import RFC3339DateTimeField, StrictBooleanField, StrictSerializer
 from returns.api.serializers import StrictIntegerField, TextField
 from returns.models import COURIER_ID_PATTERN, Courier
 
@@ -57,17 +57,6 @@ class MoneyField(serializers.DecimalField):
         if not isinstance(data, str) or not re.fullmatch(MONEY_PATTERN, data):
             self.fail("format")
         return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON ``true`` or ``false``: ``0``, ``"yes"`` and ``"true"`` are refused."""
-
-    default_error_messages = {"invalid": "A JSON boolean is required."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 def _money(**kwargs: Any) -> MoneyField:

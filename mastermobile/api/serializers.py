@@ -23,6 +23,17 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON ``true`` or ``false``: ``0``, ``"yes"`` and ``"true"`` are refused."""
+
+    default_error_messages = {"invalid": "A JSON boolean is required."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class RFC3339DateTimeField(serializers.DateTimeField):
     """A date-time as :mod:`mastermobile.api.datetimes` reads and writes it.
 

@@ -256,3 +256,14 @@ def test_every_start_that_reached_the_view_leaves_one_inbound_log_row(client_for
     assert rows[0].endpoint == "POST /api/v1/call-exports"
     assert rows[0].resource_ref == started.json()["run_id"]
     assert rows[1].error_code == "validation"
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None])
+def test_a_flag_that_is_not_a_json_boolean_is_422(client_for, b24_config, value):
+    response = client_for("admin").post(
+        "/api/v1/call-exports", {"dry_run": True, "generate_summary": value}, format="json", **new_key()
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "generate_summary"
+    assert CallExport.objects.count() == 0
