@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from couriers import events
@@ -232,7 +232,7 @@ def order_change_status(
     changes when any is raised.
     """
     with transaction.atomic():
-        order = _locked_order(order_id, courier_id=actor.subject if actor.role == "courier" else None)
+        order = _locked_order(order_id, courier_id=actor.subject if actor.role == "courier" else None, lines=True)
         if status not in ROLE_TARGETS.get(actor.role, ()):
             raise StatusNotForRole(actor.role, status)
         if status == S.DECLINED and not (reason or "").strip():
@@ -295,8 +295,11 @@ def _log(order: Order, source: str | None, target: str, actor: Actor, reason: st
     )
 
 
-def _locked_order(order_id: str, *, courier_id: str | None = None) -> Order:
+def _locked_order(order_id: str, *, courier_id: str | None = None, lines: bool = False) -> Order:
+    """The order under a row lock; ``lines`` prefetches them for a caller that answers with the whole order."""
     rows = Order.objects.select_for_update()
+    if lines:
+        rows = rows.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
     if courier_id is not None:
         rows = rows.filter(courier_id=courier_id)
     try:

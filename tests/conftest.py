@@ -106,3 +106,13 @@ def b24_config(fake_b24: FakeBitrix24, settings):
     )
     settings.APP_CONFIG = config
     return config
+
+
+@pytest.fixture
+def throttle_queries(settings) -> int:
+    """Statements the per-subject throttle adds to a request of a caller it has seen in this window.
+
+    One ``UPDATE`` of the caller's TokenBucket row on the database store, none
+    when it counts in Redis (``Q_BROKER=redis``); see mastermobile.api.throttling.
+    """
+    return 1 if settings.API_THROTTLE_STORE == "database" else 0

@@ -326,7 +326,7 @@ class OrderStatusView(WarehouseView):
     def patch(self, request: Request, order_id: str) -> Response:
         data = body(io.StatusInputSerializer, request)
         order = services.order_change_status(order_id=order_id, actor=self.actor, **data)
-        return Response(io.OrderSerializer(selectors.order_get(order_id=order.id)).data)
+        return Response(io.OrderSerializer(order).data)  # the service read the lines with the locked order
 
 
 class OrderLogView(WarehouseView):

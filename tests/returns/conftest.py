@@ -47,16 +47,6 @@ def _fresh_throttle_counters():
 
 
 @pytest.fixture
-def throttle_queries(settings) -> int:
-    """Statements the per-subject throttle adds to a request of a caller it has seen in this window.
-
-    One ``UPDATE`` of the caller's TokenBucket row on the database store, none
-    when it counts in Redis (``Q_BROKER=redis``); see mastermobile.api.throttling.
-    """
-    return 1 if settings.API_THROTTLE_STORE == "database" else 0
-
-
-@pytest.fixture
 def body() -> dict[str, Any]:
     return copy.deepcopy(VALID_BODY)
 
