@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from couriers.admin.courier_page import backpack_table, recent_orders_table
 from mastermobile import formatting
 from mastermobile.admin import PluralTitleMixin, ViewOnlyPagesMixin, fieldset_fields
 from returns import selectors, services
@@ -218,9 +219,10 @@ class CourierAdmin(PluralTitleMixin, admin.ModelAdmin):
     list_display = ["courier_id", "display_name", "phone", "is_active", "b24_user_id", "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["courier_id", "display_name", "phone", "b24_user_id"]
-    readonly_fields = ["recent_returns", "created_at", "updated_at"]
+    readonly_fields = ["backpack_stock", "recent_orders", "recent_returns", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["courier_id", "display_name", "phone", "is_active", "b24_user_id"]}),
+        (_("Walking Warehouse"), {"fields": ["backpack_stock", "recent_orders"]}),
         (_("Returns"), {"fields": ["recent_returns"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
@@ -231,6 +233,14 @@ class CourierAdmin(PluralTitleMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Courier | None = None):
         return self.fieldsets if obj else self.fieldsets[:1]
+
+    @admin.display(description=_("in the backpack now"))
+    def backpack_stock(self, obj: Courier):
+        return backpack_table(obj.courier_id) if obj and obj.pk else formatting.EMPTY
+
+    @admin.display(description=_("recent orders"))
+    def recent_orders(self, obj: Courier):
+        return recent_orders_table(obj.courier_id) if obj and obj.pk else formatting.EMPTY
 
     @admin.display(description=_("recent returns"))
     def recent_returns(self, obj: Courier) -> str:

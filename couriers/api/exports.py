@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -16,29 +13,10 @@ from rest_framework.response import Response
 from couriers import selectors
 from couriers.api.serializers import DeliveryReportQuerySerializer, Kmp4QuerySerializer
 from couriers.api.views import MANAGERS, TAG, WarehouseView, query
-from couriers.models import KMP4_STATUS_CODES, OrderStatus
+from couriers.exports import delivery_csv, report_item
+from couriers.models import KMP4_STATUS_CODES
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import problem_responses
-
-REPORT_COLUMNS = (
-    "day",
-    "courier_id",
-    "courier_name",
-    "orders",
-    *(f"status_{status}" for status in OrderStatus.values),
-    "total_amount",
-    "delivered_amount",
-    "cash_collected",
-    "avg_delivery_minutes",
-)
-
-
-def report_item(row: selectors.DeliveryRow) -> dict[str, Any]:
-    item = dataclasses.asdict(row)
-    item["day"] = row.day.isoformat()
-    for name in ("total_amount", "delivered_amount", "cash_collected"):
-        item[name] = f"{item[name]:.2f}"
-    return item
 
 
 class DeliveryCSVRenderer(renderers.BaseRenderer):
@@ -51,13 +29,7 @@ class DeliveryCSVRenderer(renderers.BaseRenderer):
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
         if not isinstance(data, dict) or "items" not in data:
             return renderers.JSONRenderer().render(data)
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(REPORT_COLUMNS)
-        for item in data["items"]:
-            flat = {**item, **{f"status_{status}": count for status, count in item["by_status"].items()}}
-            writer.writerow("" if flat[name] is None else flat[name] for name in REPORT_COLUMNS)
-        return ("\ufeff" + out.getvalue()).encode()
+        return delivery_csv(data["items"])
 
 
 DELIVERY_ROW = inline_serializer(

@@ -19,6 +19,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from calls import transcription
 from calls.downloads import client_for_run, record_download
 from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, QaReview, TranscriptionJob
 from calls.registry import REGISTRY_COLUMNS, registry_download
+from couriers import services as warehouse
+from couriers.models import Order, OrderStatus
 from integrations.bitrix24 import Bitrix24AuthError
 from integrations.services import integration_log_write
 from returns import services as returns
@@ -78,6 +81,7 @@ class Demo:
 
     superuser: Any
     runs: dict[str, CallExport] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
 
 
 def make_couriers() -> None:
@@ -90,6 +94,77 @@ def make_couriers() -> None:
         Courier.objects.create(
             courier_id=courier_id, display_name=name, phone=phone, is_active=active, b24_user_id=f"b24-{courier_id}"
         )
+
+
+WAREHOUSE_LINES = [
+    {"sku": "LCD-IP13-ORIG", "name": "Дисплей iPhone 13 (оригинал)", "qty": 1, "price": Decimal("8500.00")},
+    {"sku": "FILM-IP13-MATTE", "name": "Плёнка защитная матовая", "qty": 2, "price": Decimal("200.00")},
+    {"sku": "CASE-UNIVERSAL", "name": "Чехол-книжка универсальный", "qty": 1, "price": Decimal("650.00")},
+]
+
+
+def make_warehouse(demo: Demo) -> None:
+    """Orders in every status and loaded backpacks, through the Walking Warehouse's services as 1C and couriers do."""
+    onec = warehouse.Actor(role="1c", subject="1c-ut-moscow")
+    office = warehouse.Actor(role="admin", subject="root")
+    for courier_id in ("courier-001", "courier-002", "courier-003"):
+        warehouse.stock_move(
+            courier_id=courier_id,
+            kind="load",
+            actor=office,
+            items=[{"sku": "CASE-UNIVERSAL", "qty": 10}, {"sku": "CHARGER-65W-USB-C", "qty": 4}],
+            ref=f"смена-{courier_id}-2026-10-01",
+        )
+    courier = warehouse.Actor(role="courier", subject="courier-001")
+    warehouse.stock_move(
+        courier_id="courier-001", kind="sale", actor=courier, items=[{"sku": "CASE-UNIVERSAL", "qty": 3}]
+    )
+    warehouse.stock_move(
+        courier_id="courier-001",
+        kind="return_in",
+        actor=courier,
+        items=[{"sku": "SM-S928B-TITANIUM-GRAY-512GB", "qty": 1}],
+        ref="ЗК-001-2026-10-01-МОСКВА",
+    )
+    warehouse.stock_move(courier_id="courier-003", kind="unload", actor=office, ref="конец смены")
+    plans = [
+        ("NEW", "courier-001", []),
+        ("ASSIGNED", "courier-002", ["assign"]),
+        ("IN_TRANSIT", "courier-001", ["assign", "IN_TRANSIT"]),
+        ("DONE", "courier-001", ["assign", "IN_TRANSIT", "DONE"]),
+        ("DONE-2", "courier-002", ["assign", "IN_TRANSIT", "DONE"]),
+        ("REJECTED", "courier-001", ["REJECTED"]),
+        ("DECLINED", "courier-003", ["assign", "DECLINED"]),
+    ]
+    for index, (name, courier_id, steps) in enumerate(plans):
+        order = warehouse.order_create(
+            lines=WAREHOUSE_LINES[: 1 + index % 3],
+            actor=onec,
+            id=f"UT-{index + 1:06d}",
+            title=f"Заказ клиента № {index + 1}: дисплей и аксессуары",
+            customer_name="Екатерина Александровна Верещагина-Оболенская" if index % 2 else "Анна Смирнова",
+            customer_phone="+79161234567",
+            delivery_address="Москва, Ленинградский проспект, д. 39, стр. 80, подъезд 2, кв. 115",
+            order_id_1c=f"ЗК-{index + 1:06d}",
+            cod_amount=Decimal("9350.00"),
+            notes="Позвонить за час, домофон не работает" if index % 2 else None,
+        )
+        rider = warehouse.Actor(role="courier", subject=courier_id)
+        for step in steps:
+            if step == "assign":
+                warehouse.order_assign(order_id=order.id, courier_id=courier_id, actor=onec, comment="Срочно, до 18:00")
+            elif step == "REJECTED":
+                warehouse.order_change_status(order_id=order.id, status=step, actor=onec, reason="Клиент передумал")
+            else:
+                warehouse.order_change_status(
+                    order_id=order.id,
+                    status=step,
+                    actor=rider,
+                    reason="Не успеваю, другой конец города" if step == "DECLINED" else None,
+                    paid_amount=order.total_amount if step == "DONE" else None,
+                )
+        order.refresh_from_db()
+        demo.orders[name] = order
 
 
 def return_body(courier_id: str, order: str, lines: int) -> dict[str, Any]:
@@ -355,6 +430,7 @@ def make_users() -> Any:
 def demo(settings, tmp_path, client_for) -> Demo:
     demo = Demo(superuser=make_users())
     make_couriers()
+    make_warehouse(demo)
     make_returns(client_for)
     make_call_exports(demo, settings, tmp_path)
     make_integration_logs()
@@ -364,6 +440,7 @@ def demo(settings, tmp_path, client_for) -> Demo:
     assert set(Return.objects.values_list("status", flat=True)) == set(Return.Status.values)
     assert set(CallExport.objects.values_list("status", flat=True)) == set(CallExportStatus.values)
     assert set(CallRecord.objects.values_list("status", flat=True)) == set(CallRecordStatus.values)
+    assert set(Order.objects.values_list("status", flat=True)) == set(OrderStatus.values)
     return demo
 
 
@@ -406,6 +483,15 @@ def admin_pages(demo: Demo) -> list[AdminPage]:
         *(page for model, model_admin in registry for page in model_pages(model, model_admin, request)),
         AdminPage("calls-callexport-start", reverse("admin:calls_callexport_start")),
         AdminPage("calls-overview", reverse("admin:calls_overview")),
+        AdminPage("couriers-deliveries", reverse("admin:couriers_deliveries")),
+        AdminPage(
+            "returns-courier-change-with-backpack", reverse("admin:returns_courier_change", args=["courier-001"])
+        ),
+        *(
+            AdminPage(f"couriers-order-change-{state.lower()}", reverse("admin:couriers_order_change", args=[order.pk]))
+            for state, order in demo.orders.items()
+            if state in ("NEW", "DONE", "DECLINED")
+        ),
         *(
             AdminPage(f"calls-callexport-change-{state}", reverse("admin:calls_callexport_change", args=[run.pk]))
             for state, run in demo.runs.items()

@@ -17,7 +17,7 @@ from django.utils import translation
 from django.utils.translation.template import templatize
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "ru" / "LC_MESSAGES" / "django.po"
-PROJECT_APPS = ("mastermobile", "returns", "calls", "integrations")
+PROJECT_APPS = ("mastermobile", "returns", "calls", "couriers", "integrations")
 SOURCE_DIRS = (*PROJECT_APPS, "templates")
 KEYWORDS = {
     "_": None,
