@@ -14,6 +14,7 @@ from django.db.models.functions import Length, Trim
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from mastermobile.transitions import TransitionTable
 from returns.models import Courier
@@ -155,7 +156,7 @@ class OrderLine(models.Model):
 
     order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="lines")
     sku = models.CharField(_("SKU"), max_length=64)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("product name"), max_length=200)
     qty = models.IntegerField(_("quantity"), validators=[MinValueValidator(1)])
     price = models.DecimalField(_("price"), max_digits=MAX_AMOUNT_DIGITS, decimal_places=2)
 
@@ -180,7 +181,7 @@ class Assignment(models.Model):
         PENDING = "PENDING", _("Waiting for the courier")
         ACCEPTED = "ACCEPTED", _("Accepted")
         DECLINED = "DECLINED", _("Declined")
-        CLOSED = "CLOSED", _("Closed")
+        CLOSED = "CLOSED", pgettext_lazy("assignment status", "Closed")
 
     OPEN = (Status.PENDING, Status.ACCEPTED)
 
