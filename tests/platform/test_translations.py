@@ -86,11 +86,11 @@ def test_every_message_of_the_catalogue_is_translated_and_not_fuzzy():
 
 
 def as_pairs(messages) -> dict:
-    """``{msgid: msgstr}`` with plural forms as tuples, comparable whatever compiled them."""
+    """``{(context, msgid): msgstr}`` with plural forms as tuples, comparable whatever compiled them."""
     pairs = {}
     for message in messages:
         if message.id and not message.fuzzy:
-            key = message.id if isinstance(message.id, str) else tuple(message.id)
+            key = (message.context, message.id if isinstance(message.id, str) else tuple(message.id))
             pairs[key] = message.string if isinstance(message.string, str) else tuple(message.string)
     return pairs
 
