@@ -90,7 +90,8 @@ def as_pairs(messages) -> dict:
     pairs = {}
     for message in messages:
         if message.id and not message.fuzzy:
-            key = (message.context, message.id if isinstance(message.id, str) else tuple(message.id))
+            context = message.context.decode() if isinstance(message.context, bytes) else message.context
+            key = (context, message.id if isinstance(message.id, str) else tuple(message.id))
             pairs[key] = message.string if isinstance(message.string, str) else tuple(message.string)
     return pairs
 
