@@ -119,6 +119,8 @@ class Return(models.Model):
                 name="return_open_updated_idx",
                 condition=models.Q(status__in=["pending", "accepted"]),
             ),
+            # 1C polls ``updated_since`` in this order (C1-02): a range scan, whatever the status.
+            models.Index(fields=["updated_at", "return_id"], name="return_updated_idx"),
             models.Index(fields=["courier_id"], name="return_courier_idx"),
             models.Index(fields=["-created_at"], name="return_created_idx"),
         ]

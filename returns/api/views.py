@@ -43,7 +43,14 @@ REPLAYED_RESPONSE_HEADER = OpenApiParameter(
     description="`true` when this is the stored response of an earlier request with the same Idempotency-Key.",
 )
 LIST_PARAMETERS = [
-    OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values),
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        enum=Return.Status.values,
+        many=True,
+        explode=True,
+        description="Repeat for several statuses (`?status=pending&status=accepted`): a return with any of them.",
+    ),
     OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
     # Django's form field behind the filter refuses NUL (400) and more than 64 characters.
     OpenApiParameter("courier_id", {"type": "string", "maxLength": 64, "pattern": NO_NUL_PATTERN}),
@@ -57,7 +64,22 @@ LIST_PARAMETERS = [
         datetimes.QUERY_SCHEMA,
         description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
     ),
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
+    OpenApiParameter(
+        "updated_since",
+        datetimes.QUERY_SCHEMA,
+        description=(
+            "Inclusive: returns whose updated_at is at or after this instant; RFC 3339 with a UTC offset "
+            "(Z or ±hh:mm, at most ±14:00). Without `ordering`, oldest change first (updated_at, then id). "
+            "To poll, remember the largest updated_at seen and ask again with it; returns updated exactly "
+            "at that instant come again, so skip ids already handled."
+        ),
+    ),
+    OpenApiParameter(
+        "ordering",
+        OpenApiTypes.STR,
+        enum=list(ORDERINGS),
+        description="Default -created_at; updated_at when updated_since is given.",
+    ),
 ]
 RETURN_PAGE = inline_serializer(
     "ReturnPage",
