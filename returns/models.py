@@ -81,8 +81,8 @@ class Return(models.Model):
         WAREHOUSE = "warehouse", _("Warehouse")
 
     # RET-04: where each status may go next; rejected and cancelled are final.
-    # The history of changes needs ``save()``, so services check the table under a row lock
-    # instead of using its guarded ``move``.
+    # The history of changes needs ``save()``, so ``services.return_set_status`` checks the
+    # table under a row lock instead of using its guarded ``move``.
     TRANSITIONS = TransitionTable(
         "return",
         {
@@ -106,7 +106,8 @@ class Return(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_by = models.CharField(_("created by"), max_length=255, help_text=_("JWT subject or staff username."))
 
-    history = HistoricalRecords(get_user=_history_user)
+    # The change reason says who changed the status and why (up to 500 characters from 1C or staff).
+    history = HistoricalRecords(get_user=_history_user, history_change_reason_field=models.TextField(null=True))
 
     class Meta:
         ordering = ["-created_at", "-return_id"]
