@@ -20,7 +20,12 @@ from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import NO_NUL_PATTERN, problem_responses
 from returns import selectors, services
-from returns.api.serializers import ReturnInputSerializer, ReturnSerializer, return_body
+from returns.api.serializers import (
+    ReturnInputSerializer,
+    ReturnSerializer,
+    ReturnStatusInputSerializer,
+    return_body,
+)
 from returns.filters import ORDERINGS
 from returns.models import Return
 
@@ -29,6 +34,7 @@ CREATE_ROLES = {"courier", "admin"}
 GET_ROLES = {"1c", "courier", "admin"}
 REPLACE_ROLES = {"1c", "admin"}
 DELETE_ROLES = {"admin"}
+STATUS_ROLES = {"1c", "admin"}
 
 
 RETURN_ID_PARAMETER = OpenApiParameter("return_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -210,3 +216,32 @@ class ReturnDetailView(ReturnsAPIView):
     def delete(self, request: Request, return_id: str) -> Response:
         services.return_cancel(return_id=return_id, actor=self._principal().actor_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReturnStatusView(ReturnsAPIView):
+    allowed_roles = {"PATCH": STATUS_ROLES}
+
+    @extend_schema(
+        operation_id="returns_set_status",
+        summary="Change the status of a return",
+        description=(
+            "Moves the return to accepted, rejected or cancelled as the transition table allows "
+            "(pending → accepted | rejected | cancelled, accepted → cancelled); any other move is 409 "
+            "naming both statuses. Asking for the status the return already has changes nothing and "
+            "answers 200 with the return. The reason is kept in the return's history. "
+            f"{roles_description({'PATCH': STATUS_ROLES}, 'PATCH')}"
+        ),
+        parameters=[RETURN_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER],
+        request=ReturnStatusInputSerializer,
+        responses={200: ReturnSerializer, **problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+        tags=["returns"],
+    )
+    @idempotent
+    def patch(self, request: Request, return_id: str) -> Response:
+        selectors.return_get(return_id=return_id)  # 404 before validating the body
+        serializer = ReturnStatusInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = services.return_set_status(
+            return_id=return_id, **serializer.validated_data, actor=self._principal().actor_id
+        )
+        return Response(ReturnSerializer(changed).data)
