@@ -36,6 +36,17 @@ class OffsetDateTimeFilter(django_filters.Filter):
     field_class = OffsetDateTimeField
 
 
+class ChoicesField(django_filters.fields.MultipleChoiceField):
+    """Repeated choices; an empty one (``status=``) is ignored, as an empty single-value filter is."""
+
+    def to_python(self, value: object) -> list[str]:
+        return [item for item in super().to_python(value) if item != ""]
+
+
+class ChoicesFilter(django_filters.MultipleChoiceFilter):
+    field_class = ChoicesField
+
+
 class ReturnFilter(django_filters.FilterSet):
     """``status`` may repeat (``?status=pending&status=accepted``: either); the other filters are combined with AND.
 
@@ -44,7 +55,7 @@ class ReturnFilter(django_filters.FilterSet):
     paging through the result misses no row.
     """
 
-    status = django_filters.MultipleChoiceFilter(choices=Return.Status.choices, distinct=False)
+    status = ChoicesFilter(choices=Return.Status.choices, distinct=False)
     source = django_filters.ChoiceFilter(choices=Return.Source.choices)
     courier_id = django_filters.CharFilter(max_length=64)
     created_from = OffsetDateTimeFilter(field_name="created_at", lookup_expr="gte")

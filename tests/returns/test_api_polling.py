@@ -81,6 +81,25 @@ def test_a_single_status_still_filters_as_before(onec_api, make_return):
     assert _ids(response) == [str(rejected.return_id)]
 
 
+def test_an_empty_status_is_no_filter(onec_api, make_return):
+    make_return()
+    make_return(status="accepted")
+
+    response = onec_api.get(URL + "?status=")
+
+    assert response.status_code == 200
+    assert response.json()["total_items"] == 2
+
+
+def test_an_empty_status_beside_a_real_one_is_ignored(onec_api, make_return):
+    pending = make_return()
+    make_return(status="accepted")
+
+    response = onec_api.get(URL + "?status=&status=pending")
+
+    assert _ids(response) == [str(pending.return_id)]
+
+
 def test_one_bad_status_among_several_is_400_naming_status(onec_api):
     response = onec_api.get(URL + "?status=pending&status=lost")
 
