@@ -36,17 +36,42 @@ class OffsetDateTimeFilter(django_filters.Filter):
     field_class = OffsetDateTimeField
 
 
+class ChoicesField(django_filters.fields.MultipleChoiceField):
+    """Repeated choices; an empty one (``status=``) is ignored, as an empty single-value filter is."""
+
+    def to_python(self, value: object) -> list[str]:
+        return [item for item in super().to_python(value) if item != ""]
+
+
+class ChoicesFilter(django_filters.MultipleChoiceFilter):
+    field_class = ChoicesField
+
+
 class ReturnFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Return.Status.choices)
+    """``status`` may repeat (``?status=pending&status=accepted``: either); the other filters are combined with AND.
+
+    ``updated_since`` is 1C's polling filter (C1-02): returns changed at or after the
+    instant, oldest change first unless ``ordering`` says otherwise, so that a poller
+    paging through the result misses no row.
+    """
+
+    status = ChoicesFilter(choices=Return.Status.choices, distinct=False)
     source = django_filters.ChoiceFilter(choices=Return.Source.choices)
     courier_id = django_filters.CharFilter(max_length=64)
     created_from = OffsetDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_to = OffsetDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    updated_since = OffsetDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     ordering = django_filters.ChoiceFilter(choices=[(value, value) for value in ORDERINGS], method="order")
 
     class Meta:
         model = Return
         fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Return]) -> QuerySet[Return]:
+        queryset = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("updated_since") is not None and not self.form.cleaned_data.get("ordering"):
+            queryset = queryset.order_by("updated_at", "return_id")
+        return queryset
 
     def order(self, queryset: QuerySet[Return], name: str, value: str) -> QuerySet[Return]:
         # The primary key breaks ties so that pages never overlap.

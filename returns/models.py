@@ -22,6 +22,7 @@ MAX_QTY = 10_000
 MAX_PHOTOS = 20
 COMMENT_MAX_LENGTH = 2000
 REASON_NOTE_MAX_LENGTH = 1000
+STATUS_REASON_MAX_LENGTH = 500
 
 
 def _history_user(request=None, **kwargs):
@@ -81,8 +82,8 @@ class Return(models.Model):
         WAREHOUSE = "warehouse", _("Warehouse")
 
     # RET-04: where each status may go next; rejected and cancelled are final.
-    # The history of changes needs ``save()``, so services check the table under a row lock
-    # instead of using its guarded ``move``.
+    # The history of changes needs ``save()``, so ``services.return_set_status`` checks the
+    # table under a row lock instead of using its guarded ``move``.
     TRANSITIONS = TransitionTable(
         "return",
         {
@@ -106,7 +107,8 @@ class Return(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_by = models.CharField(_("created by"), max_length=255, help_text=_("JWT subject or staff username."))
 
-    history = HistoricalRecords(get_user=_history_user)
+    # The change reason says who changed the status and why (up to 500 characters from 1C or staff).
+    history = HistoricalRecords(get_user=_history_user, history_change_reason_field=models.TextField(null=True))
 
     class Meta:
         ordering = ["-created_at", "-return_id"]
@@ -119,6 +121,8 @@ class Return(models.Model):
                 name="return_open_updated_idx",
                 condition=models.Q(status__in=["pending", "accepted"]),
             ),
+            # 1C polls ``updated_since`` in this order (C1-02): a range scan, whatever the status.
+            models.Index(fields=["updated_at", "return_id"], name="return_updated_idx"),
             models.Index(fields=["courier_id"], name="return_courier_idx"),
             models.Index(fields=["-created_at"], name="return_created_idx"),
         ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.datastructures import MultiValueDict
 
 from returns.exceptions import InvalidFilter, ReturnNotFound
 from returns.filters import ReturnFilter
@@ -24,28 +25,38 @@ RETURN_COLUMNS = (
     "updated_at",
 )
 LINE_COLUMNS = ("line_id", "sku", "qty", "quality", "reason_code", "reason_note", "photos", "imei", "serial")
+# Query-string filters by name; a name may carry several values (``status``), as a QueryDict does.
+Filters = Mapping[str, str | Sequence[str]]
 
 
 def _with_lines(queryset: QuerySet[Return]) -> QuerySet[Return]:
     return queryset.prefetch_related(Prefetch("lines", queryset=ReturnLine.objects.order_by("id")))
 
 
-def _filtered(filters: Mapping[str, str] | None, courier_id: str | None) -> QuerySet[Return]:
+def _query(filters: Filters) -> MultiValueDict:
+    """A request's ``QueryDict`` as it is; a plain mapping with each value as a list, as a query string repeats it."""
+    if isinstance(filters, MultiValueDict):
+        return filters
+    return MultiValueDict({name: [value] if isinstance(value, str) else list(value) for name, value in filters.items()})
+
+
+def _filtered(filters: Filters | None, courier_id: str | None) -> QuerySet[Return]:
     queryset = Return.objects.order_by("-created_at", "-return_id")
     if courier_id is not None:
         queryset = queryset.filter(courier_id=courier_id)
     if not filters or not any(name in filters for name in ReturnFilter.base_filters):
         return queryset  # nothing to validate or apply; building the filter form costs ~0.5 ms
-    filterset = ReturnFilter(filters, queryset=queryset)
+    filterset = ReturnFilter(_query(filters), queryset=queryset)
     if not filterset.is_valid():
         name, messages = next(iter(filterset.errors.items()))
         raise InvalidFilter(name, messages[0])
     return filterset.qs
 
 
-def return_list(*, filters: Mapping[str, str] | None = None, courier_id: str | None = None) -> QuerySet[Return]:
-    """Returns matching ``filters`` (status, source, courier_id, created_from, created_to, ordering).
+def return_list(*, filters: Filters | None = None, courier_id: str | None = None) -> QuerySet[Return]:
+    """Returns matching ``filters`` (status, source, courier_id, created_from, created_to, updated_since, ordering).
 
+    ``status`` may be a list (any of them).
     ``courier_id`` restricts the result to one courier regardless of the
     filters (used to scope couriers to their own returns).  Raises
     :class:`InvalidFilter` naming the first unusable parameter.
@@ -53,9 +64,7 @@ def return_list(*, filters: Mapping[str, str] | None = None, courier_id: str | N
     return _with_lines(_filtered(filters, courier_id))
 
 
-def return_rows(
-    *, filters: Mapping[str, str] | None = None, courier_id: str | None = None
-) -> QuerySet[Return, dict[str, Any]]:
+def return_rows(*, filters: Filters | None = None, courier_id: str | None = None) -> QuerySet[Return, dict[str, Any]]:
     """:func:`return_list` as dicts of :data:`RETURN_COLUMNS`, without lines; same filters and errors.
 
     For pages that are serialized straight away: no model instances are built.

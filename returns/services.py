@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any, TypedDict
@@ -12,6 +13,8 @@ from simple_history.utils import bulk_create_with_history
 
 from returns.exceptions import InvalidTransition, ReturnNotEditable, ReturnNotFound
 from returns.models import MAX_LINES, MAX_PHOTOS, Return, ReturnLine
+
+logger = logging.getLogger(__name__)
 
 
 class LineData(TypedDict, total=False):
@@ -90,30 +93,51 @@ def return_replace(
     return return_obj
 
 
-def return_cancel(*, return_id: uuid.UUID | str, actor: str) -> Return:
-    """Cancel logically (RET-14); cancelling a cancelled return is a no-op."""
-    return _transition(return_id, Return.Status.CANCELLED, actor=actor, idempotent=True)
+def return_set_status(*, return_id: uuid.UUID | str, status: str, actor: str, reason: str | None = None) -> Return:
+    """Move a return to ``status`` if ``Return.TRANSITIONS`` allows it (RET-04); the one way a status changes.
 
-
-def return_accept(*, return_id: uuid.UUID | str, actor: str) -> Return:
-    return _transition(return_id, Return.Status.ACCEPTED, actor=actor)
-
-
-def return_reject(*, return_id: uuid.UUID | str, actor: str) -> Return:
-    return _transition(return_id, Return.Status.REJECTED, actor=actor)
-
-
-def _transition(return_id: uuid.UUID | str, target: str, *, actor: str, idempotent: bool = False) -> Return:
+    The check runs under a row lock, so two callers racing for one return see
+    each other's result.  Asking for the status the return already has is a
+    no-op: nothing is written, no history row is added, and a retrying client
+    (1C, a second click in the admin) gets the return as it is.  The history row
+    keeps who (``actor``) and why (``reason``) in its change reason.  Raises
+    :class:`ReturnNotFound` and :class:`InvalidTransition` (naming both statuses).
+    """
     with transaction.atomic():
         return_obj = _locked(return_id)
-        if idempotent and return_obj.status == target:
+        previous = return_obj.status
+        if previous == status:
             return return_obj
-        if not return_obj.can_become(target):
-            raise InvalidTransition(return_obj.return_id, return_obj.status, target)
-        return_obj.status = target
-        return_obj._change_reason = f"{target} by {actor}"
+        if not return_obj.can_become(status):
+            raise InvalidTransition(return_obj.return_id, previous, status)
+        return_obj.status = status
+        return_obj._change_reason = f"{status} by {actor}: {reason}" if reason else f"{status} by {actor}"
         return_obj.save(update_fields=["status", "updated_at"])
+        _status_changed(return_obj, previous=previous, actor=actor, reason=reason)
     return return_obj
+
+
+def return_cancel(*, return_id: uuid.UUID | str, actor: str) -> Return:
+    """Cancel logically (RET-14); cancelling a cancelled return is a no-op."""
+    return return_set_status(return_id=return_id, status=Return.Status.CANCELLED, actor=actor)
+
+
+def _status_changed(return_obj: Return, *, previous: str, actor: str, reason: str | None) -> None:
+    """Called inside the transaction of every status change, after the row is saved.
+
+    The place for what follows a change: the ``return.accepted`` / ``return.rejected``
+    outbox events (C1-04) are to be written here, so that they commit or roll back
+    with the change itself.  For now the change is logged once it has committed.
+    """
+    fields = {
+        "event": "return.status_changed",
+        "return_id": str(return_obj.return_id),
+        "from_status": previous,
+        "to_status": return_obj.status,
+        "actor": actor,
+        "has_reason": bool(reason),
+    }
+    transaction.on_commit(lambda: logger.info("return.status_changed", extra=fields))
 
 
 def _locked(return_id: uuid.UUID | str) -> Return:

@@ -22,6 +22,7 @@ from returns.models import (
     MAX_PHOTOS,
     MAX_QTY,
     REASON_NOTE_MAX_LENGTH,
+    STATUS_REASON_MAX_LENGTH,
     Return,
     ReturnLine,
 )
@@ -89,6 +90,22 @@ class ReturnInputSerializer(StrictSerializer):
 
     class Meta:
         ref_name = "ReturnCreate"
+
+
+class ReturnStatusInputSerializer(StrictSerializer):
+    """``ReturnStatusChange``: the body of ``PATCH /api/v1/returns/{id}/status`` (C1-02).
+
+    ``pending`` is where a return starts and cannot be asked for; which moves the
+    current status allows is in the operation's description.
+    """
+
+    status = serializers.ChoiceField(
+        choices=[(value, label) for value, label in Return.Status.choices if value != Return.Status.PENDING]
+    )
+    reason = _optional_text(STATUS_REASON_MAX_LENGTH, help_text="Why; kept in the return's history.")
+
+    class Meta:
+        ref_name = "ReturnStatusChange"
 
 
 def return_body(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -20,7 +20,12 @@ from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import NO_NUL_PATTERN, problem_responses
 from returns import selectors, services
-from returns.api.serializers import ReturnInputSerializer, ReturnSerializer, return_body
+from returns.api.serializers import (
+    ReturnInputSerializer,
+    ReturnSerializer,
+    ReturnStatusInputSerializer,
+    return_body,
+)
 from returns.filters import ORDERINGS
 from returns.models import Return
 
@@ -29,6 +34,7 @@ CREATE_ROLES = {"courier", "admin"}
 GET_ROLES = {"1c", "courier", "admin"}
 REPLACE_ROLES = {"1c", "admin"}
 DELETE_ROLES = {"admin"}
+STATUS_ROLES = {"1c", "admin"}
 
 
 RETURN_ID_PARAMETER = OpenApiParameter("return_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
@@ -43,7 +49,14 @@ REPLAYED_RESPONSE_HEADER = OpenApiParameter(
     description="`true` when this is the stored response of an earlier request with the same Idempotency-Key.",
 )
 LIST_PARAMETERS = [
-    OpenApiParameter("status", OpenApiTypes.STR, enum=Return.Status.values),
+    OpenApiParameter(
+        "status",
+        OpenApiTypes.STR,
+        enum=Return.Status.values,
+        many=True,
+        explode=True,
+        description="Repeat for several statuses (`?status=pending&status=accepted`): a return with any of them.",
+    ),
     OpenApiParameter("source", OpenApiTypes.STR, enum=Return.Source.values),
     # Django's form field behind the filter refuses NUL (400) and more than 64 characters.
     OpenApiParameter("courier_id", {"type": "string", "maxLength": 64, "pattern": NO_NUL_PATTERN}),
@@ -57,7 +70,22 @@ LIST_PARAMETERS = [
         datetimes.QUERY_SCHEMA,
         description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00).",
     ),
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-created_at"),
+    OpenApiParameter(
+        "updated_since",
+        datetimes.QUERY_SCHEMA,
+        description=(
+            "Inclusive: returns whose updated_at is at or after this instant; RFC 3339 with a UTC offset "
+            "(Z or ±hh:mm, at most ±14:00). Without `ordering`, oldest change first (updated_at, then id). "
+            "To poll, remember the largest updated_at seen and ask again with it; returns updated exactly "
+            "at that instant come again, so skip ids already handled."
+        ),
+    ),
+    OpenApiParameter(
+        "ordering",
+        OpenApiTypes.STR,
+        enum=list(ORDERINGS),
+        description="Default -created_at; updated_at when updated_since is given.",
+    ),
 ]
 RETURN_PAGE = inline_serializer(
     "ReturnPage",
@@ -188,3 +216,32 @@ class ReturnDetailView(ReturnsAPIView):
     def delete(self, request: Request, return_id: str) -> Response:
         services.return_cancel(return_id=return_id, actor=self._principal().actor_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReturnStatusView(ReturnsAPIView):
+    allowed_roles = {"PATCH": STATUS_ROLES}
+
+    @extend_schema(
+        operation_id="returns_set_status",
+        summary="Change the status of a return",
+        description=(
+            "Moves the return to accepted, rejected or cancelled as the transition table allows "
+            "(pending → accepted | rejected | cancelled, accepted → cancelled); any other move is 409 "
+            "naming both statuses. Asking for the status the return already has changes nothing and "
+            "answers 200 with the return. The reason is kept in the return's history. "
+            f"{roles_description({'PATCH': STATUS_ROLES}, 'PATCH')}"
+        ),
+        parameters=[RETURN_ID_PARAMETER, IDEMPOTENCY_KEY_PARAMETER, REPLAYED_RESPONSE_HEADER],
+        request=ReturnStatusInputSerializer,
+        responses={200: ReturnSerializer, **problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+        tags=["returns"],
+    )
+    @idempotent
+    def patch(self, request: Request, return_id: str) -> Response:
+        selectors.return_get(return_id=return_id)  # 404 before validating the body
+        serializer = ReturnStatusInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changed = services.return_set_status(
+            return_id=return_id, **serializer.validated_data, actor=self._principal().actor_id
+        )
+        return Response(ReturnSerializer(changed).data)

@@ -215,10 +215,10 @@ def make_returns(client_for) -> None:
         )
         assert response.status_code == 201, response.content
         created.append(response.json()["id"])
-    returns.return_accept(return_id=created[0], actor="admin:root")
-    returns.return_reject(return_id=created[1], actor="admin:root")
+    returns.return_set_status(status="accepted", return_id=created[0], actor="admin:root")
+    returns.return_set_status(status="rejected", return_id=created[1], actor="admin:root")
     returns.return_cancel(return_id=created[2], actor="admin:root")
-    returns.return_accept(return_id=created[3], actor="admin:root")
+    returns.return_set_status(status="accepted", return_id=created[3], actor="admin:root")
     returns.return_cancel(return_id=created[3], actor="admin:root")
 
 

@@ -53,6 +53,7 @@ def test_every_operation_with_a_body_documents_413_415_and_422(schema):
         "/api/v1/returns",
         "/api/v1/ww/orders",
         "/api/v1/b24/webhooks/task-event",
+        "/api/v1/returns/{return_id}/status",
     }
     for path, method, operation in with_body:
         assert {"413", "415", "422"} <= operation["responses"].keys(), (method, path)

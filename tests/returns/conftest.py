@@ -89,12 +89,7 @@ def make_return() -> Callable[..., Return]:
         data = copy.deepcopy(VALID_BODY)
         data.update(overrides)
         created = services.return_create(**data, created_by="factory")
-        if status == Return.Status.ACCEPTED:
-            services.return_accept(return_id=created.return_id, actor="factory")
-        elif status == Return.Status.REJECTED:
-            services.return_reject(return_id=created.return_id, actor="factory")
-        elif status == Return.Status.CANCELLED:
-            services.return_cancel(return_id=created.return_id, actor="factory")
+        services.return_set_status(return_id=created.return_id, status=status, actor="factory")
         created.refresh_from_db()
         return created
 

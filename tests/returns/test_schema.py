@@ -17,6 +17,7 @@ def test_every_write_documents_the_idempotency_key_header(schema):
         schema["paths"]["/api/v1/returns"]["post"],
         schema["paths"]["/api/v1/returns/{return_id}"]["put"],
         schema["paths"]["/api/v1/returns/{return_id}"]["delete"],
+        schema["paths"]["/api/v1/returns/{return_id}/status"]["patch"],
     ]
 
     for operation in operations:
@@ -32,6 +33,7 @@ def test_every_write_documents_the_idempotency_key_header(schema):
         ("/api/v1/returns/{return_id}", "get", "Roles: 1c, admin, courier."),
         ("/api/v1/returns/{return_id}", "put", "Roles: 1c, admin."),
         ("/api/v1/returns/{return_id}", "delete", "Roles: admin."),
+        ("/api/v1/returns/{return_id}/status", "patch", "Roles: 1c, admin."),
     ],
 )
 def test_every_operation_documents_its_roles(schema, path, method, roles):
@@ -47,7 +49,27 @@ def test_the_create_body_and_return_are_documented(schema):
     assert "Location" in created["headers"]
 
 
-@pytest.mark.parametrize("component", ["ReturnCreateRequest", "ReturnLineInputRequest", "CallExportStartRequest"])
+def test_the_status_change_body_is_documented_whole_not_as_a_partial_update(schema):
+    body = schema["paths"]["/api/v1/returns/{return_id}/status"]["patch"]["requestBody"]
+    component = schema["components"]["schemas"]["ReturnStatusChangeRequest"]
+
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/ReturnStatusChangeRequest")
+    assert component["required"] == ["status"]
+    assert component["properties"]["reason"]["maxLength"] == 500
+
+
+def test_updated_since_and_a_repeatable_status_are_documented_on_the_list(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/v1/returns"]["get"]["parameters"]}
+
+    assert parameters["updated_since"]["schema"]["format"] == "date-time"
+    assert parameters["status"]["schema"]["type"] == "array"
+    assert parameters["status"]["explode"] is True
+
+
+@pytest.mark.parametrize(
+    "component",
+    ["ReturnCreateRequest", "ReturnLineInputRequest", "ReturnStatusChangeRequest", "CallExportStartRequest"],
+)
 def test_a_strict_body_refuses_additional_properties_in_the_schema(schema, component):
     assert schema["components"]["schemas"][component]["additionalProperties"] is False
 

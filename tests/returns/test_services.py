@@ -17,41 +17,53 @@ def _create(**overrides):
 
 
 @pytest.mark.parametrize(
-    ("start", "service", "end"),
-    [
-        ("pending", services.return_accept, "accepted"),
-        ("pending", services.return_reject, "rejected"),
-        ("pending", services.return_cancel, "cancelled"),
-        ("accepted", services.return_cancel, "cancelled"),
-    ],
+    ("start", "end"),
+    [("pending", "accepted"), ("pending", "rejected"), ("pending", "cancelled"), ("accepted", "cancelled")],
 )
-def test_allowed_transitions_change_the_status(make_return, start, service, end):
+def test_allowed_transitions_change_the_status(make_return, start, end):
     target = make_return(status=start)
 
-    changed = service(return_id=target.return_id, actor="tester")
+    changed = services.return_set_status(return_id=target.return_id, status=end, actor="tester")
 
     assert changed.status == end
     assert Return.objects.get().status == end
 
 
 @pytest.mark.parametrize(
-    ("start", "service"),
+    ("start", "end"),
     [
-        ("accepted", services.return_accept),
-        ("accepted", services.return_reject),
-        ("rejected", services.return_accept),
-        ("rejected", services.return_cancel),
-        ("cancelled", services.return_accept),
-        ("cancelled", services.return_reject),
+        ("accepted", "rejected"),
+        ("accepted", "pending"),
+        ("rejected", "accepted"),
+        ("rejected", "cancelled"),
+        ("cancelled", "accepted"),
+        ("cancelled", "rejected"),
+        ("pending", "lost"),
     ],
 )
-def test_forbidden_transitions_raise_and_keep_the_status(make_return, start, service):
+def test_forbidden_transitions_raise_naming_both_statuses_and_keep_the_return(make_return, start, end):
     target = make_return(status=start)
+    history_before = target.history.count()
 
-    with pytest.raises(InvalidTransition):
-        service(return_id=target.return_id, actor="tester")
+    with pytest.raises(InvalidTransition) as caught:
+        services.return_set_status(return_id=target.return_id, status=end, actor="tester")
 
+    assert (caught.value.current, caught.value.target) == (start, end)
     assert Return.objects.get().status == start
+    assert target.history.count() == history_before
+
+
+@pytest.mark.parametrize("status", ["pending", "accepted", "rejected", "cancelled"])
+def test_asking_for_the_current_status_is_a_no_op(make_return, status):
+    target = make_return(status=status)
+    before = Return.objects.get().updated_at
+    history_before = target.history.count()
+
+    unchanged = services.return_set_status(return_id=target.return_id, status=status, actor="tester")
+
+    assert unchanged.status == status
+    assert Return.objects.get().updated_at == before
+    assert target.history.count() == history_before
 
 
 def test_cancelling_a_cancelled_return_is_a_no_op(make_return):
@@ -61,6 +73,25 @@ def test_cancelling_a_cancelled_return_is_a_no_op(make_return):
     services.return_cancel(return_id=target.return_id, actor="tester")
 
     assert Return.objects.get().updated_at == before
+
+
+def test_the_history_keeps_who_changed_the_status_and_why(make_return):
+    target = make_return()
+    reason = "Упаковка вскрыта, " + "x" * 480
+
+    services.return_set_status(return_id=target.return_id, status="rejected", actor="jwt:1c-main", reason=reason)
+
+    assert target.history.first().history_change_reason == f"rejected by jwt:1c-main: {reason}"
+
+
+def test_a_status_change_is_logged_once_it_commits(make_return, caplog, django_capture_on_commit_callbacks):
+    target = make_return()
+
+    with django_capture_on_commit_callbacks(execute=True), caplog.at_level("INFO", logger="returns.services"):
+        services.return_set_status(return_id=target.return_id, status="accepted", actor="tester")
+
+    [record] = [r for r in caplog.records if r.getMessage() == "return.status_changed"]
+    assert (record.from_status, record.to_status, record.actor) == ("pending", "accepted", "tester")
 
 
 def test_replace_refuses_a_non_pending_return(make_return):
@@ -74,7 +105,7 @@ def test_replace_refuses_a_non_pending_return(make_return):
 
 def test_services_raise_not_found_for_unknown_or_malformed_ids():
     with pytest.raises(ReturnNotFound):
-        services.return_accept(return_id="not-a-uuid", actor="tester")
+        services.return_set_status(return_id="not-a-uuid", status="accepted", actor="tester")
     with pytest.raises(ReturnNotFound):
         selectors.return_get(return_id="00000000-0000-0000-0000-000000000000")
 
@@ -97,7 +128,7 @@ def test_create_refuses_no_lines_and_too_many_lines():
 
 def test_history_records_creation_and_transitions_with_the_actor(make_return):
     target = _create(created_by="courier-001")
-    services.return_accept(return_id=target.return_id, actor="admin:alice")
+    services.return_set_status(return_id=target.return_id, status="accepted", actor="admin:alice")
 
     history = list(Return.history.filter(return_id=target.return_id).order_by("history_date"))
 
