@@ -117,6 +117,25 @@ def courier_recent_orders(*, courier_id: str, limit: int = 20) -> QuerySet[Order
     return Order.objects.filter(courier_id=courier_id).order_by("-created_at")[:limit]
 
 
+def order_delivered_quantities(*, order_ref: str, lock: bool = False) -> dict[str, int] | None:
+    """What a known order handed to its customer, per SKU (C1-03); None when MasterMobile does not know the order.
+
+    ``order_ref`` is what a return names: our order id or 1C's.  An order not
+    delivered (yet) delivered nothing: ``{}``.  ``lock`` holds the order row for
+    the caller's transaction (returns of one order are checked one at a time).
+    """
+    orders = Order.objects.filter(Q(pk=order_ref) | Q(order_id_1c=order_ref)).order_by("-created_at")
+    order = (orders.select_for_update() if lock else orders).first()
+    if order is None:
+        return None
+    if order.status != OrderStatus.DONE:
+        return {}
+    delivered: dict[str, int] = {}
+    for sku, qty in order.lines.values_list("sku", "qty"):
+        delivered[sku] = delivered.get(sku, 0) + qty
+    return delivered
+
+
 # Delivery report ---------------------------------------------------------
 
 

@@ -41,3 +41,20 @@ class InvalidTransition(ReturnError, ConflictError):
 
 class InvalidFilter(ReturnError, BadFilterError):
     """A list filter value that cannot be used; ``name`` is the query parameter."""
+
+
+class ReturnExceedsSale(ReturnError, ConflictError):
+    """C1-03: more of an SKU than the order delivered, less what was already returned (409)."""
+
+    def __init__(self, order_ref: str, over: dict[str, tuple[int, int]]):
+        self.order_ref, self.over = order_ref, over
+        details = ", ".join(
+            gettext("%(sku)s: %(asked)s asked, %(left)s left to return")
+            % {"sku": sku, "asked": asked, "left": max(left, 0)}
+            for sku, (asked, left) in sorted(over.items())
+        )
+        super().__init__(
+            gettext("Order %(order)s did not deliver that much: %(details)s.")
+            % {"order": order_ref, "details": details},
+            errors=[{"field": "items", "message": details}],
+        )

@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
-from returns.exceptions import InvalidTransition, ReturnNotEditable, ReturnNotFound
+from couriers.selectors import order_delivered_quantities
+from returns import events
+from returns.exceptions import InvalidTransition, ReturnExceedsSale, ReturnNotEditable, ReturnNotFound
 from returns.models import MAX_LINES, MAX_PHOTOS, Return, ReturnLine
 
 logger = logging.getLogger(__name__)
@@ -55,8 +57,10 @@ def return_create(
     lines = _build_lines(return_obj, items)
     return_obj._change_reason = f"created by {created_by}"
     with transaction.atomic():
+        _check_against_sale(return_obj, lines)
         return_obj.save(force_insert=True)
         _save_lines(return_obj, lines, reason=return_obj._change_reason)
+        events.return_created(return_obj, lines)
     return return_obj
 
 
@@ -86,6 +90,7 @@ def return_replace(
         return_obj.comment = comment
         _validate_header(return_obj)
         lines = _build_lines(return_obj, items)
+        _check_against_sale(return_obj, lines)
         return_obj._change_reason = f"replaced by {actor}"
         return_obj.save()
         return_obj.lines.all().delete()
@@ -125,10 +130,10 @@ def return_cancel(*, return_id: uuid.UUID | str, actor: str) -> Return:
 def _status_changed(return_obj: Return, *, previous: str, actor: str, reason: str | None) -> None:
     """Called inside the transaction of every status change, after the row is saved.
 
-    The place for what follows a change: the ``return.accepted`` / ``return.rejected``
-    outbox events (C1-04) are to be written here, so that they commit or roll back
-    with the change itself.  For now the change is logged once it has committed.
+    The ``return.accepted`` / ``return.rejected`` outbox events (C1-04) commit or
+    roll back with the change; the change is logged once it has committed.
     """
+    events.return_status_changed(return_obj, previous=previous, reason=reason)
     fields = {
         "event": "return.status_changed",
         "return_id": str(return_obj.return_id),
@@ -138,6 +143,43 @@ def _status_changed(return_obj: Return, *, previous: str, actor: str, reason: st
         "has_reason": bool(reason),
     }
     transaction.on_commit(lambda: logger.info("return.status_changed", extra=fields))
+
+
+def _check_against_sale(return_obj: Return, lines: Sequence[ReturnLine]) -> None:
+    """C1-03: a return of an order MasterMobile delivered may not exceed what it delivered, minus earlier returns.
+
+    Returns of orders MasterMobile does not know (sold in a shop, delivered
+    before the Walking Warehouse) are taken as they are.  The order row is
+    locked, so two returns of one order racing each other are checked one
+    after the other.
+    """
+    if not return_obj.order_id_1c:
+        return
+    delivered = order_delivered_quantities(order_ref=return_obj.order_id_1c, lock=True)
+    if delivered is None:
+        return
+    asked: dict[str, int] = {}
+    for line in lines:
+        asked[line.sku] = asked.get(line.sku, 0) + line.qty
+    earlier = (
+        ReturnLine.objects.filter(
+            return_obj__order_id_1c=return_obj.order_id_1c,
+            return_obj__status__in=[Return.Status.PENDING, Return.Status.ACCEPTED],
+            sku__in=list(asked),
+        )
+        .exclude(return_obj=return_obj.pk)
+        .values_list("sku", "qty")
+    )
+    returned: dict[str, int] = {}
+    for sku, qty in earlier:
+        returned[sku] = returned.get(sku, 0) + qty
+    over = {
+        sku: (qty, delivered.get(sku, 0) - returned.get(sku, 0))
+        for sku, qty in asked.items()
+        if qty > delivered.get(sku, 0) - returned.get(sku, 0)
+    }
+    if over:
+        raise ReturnExceedsSale(return_obj.order_id_1c, over)
 
 
 def _locked(return_id: uuid.UUID | str) -> Return:

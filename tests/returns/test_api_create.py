@@ -169,9 +169,10 @@ def test_a_create_runs_a_fixed_number_of_queries(admin_api, body, lines, django_
     ]
     admin_api.get(URL)  # the caller's throttle bucket exists, as after its first request
 
-    # claim, return + history, lines + history, idempotency record, integration log
-    # (plus the savepoints of the transactions nested in the test's); no read-back
-    with django_assert_num_queries(13 + throttle_queries):
+    # claim, the sale check's order lookup (C1-03), return + history, lines + history, the outbox
+    # event, idempotency record, integration log (plus the savepoints of the transactions nested
+    # in the test's); no read-back
+    with django_assert_num_queries(15 + throttle_queries):
         response = send(admin_api, "post", URL, body, key=new_key())
 
     assert response.status_code == 201
