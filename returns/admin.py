@@ -13,9 +13,10 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, QuerySet, Subquery, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,28 @@ class UnknownCourierFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(known)
         return queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """04 §7 escalation: returns still pending more than a day after they arrived, with how many there are."""
+
+    title = _("waiting time")
+    parameter_name = "overdue"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", gettext("Pending for more than a day"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Return]) -> QuerySet[Return]:
+        if self.value() == "yes":
+            return queryset.filter(selectors.overdue_condition())
+        return queryset
+
+    def choices(self, changelist):
+        # With "Show counts" on, Django adds the count itself.
+        if not changelist.add_facets:
+            count = selectors.overdue_count()
+            self.lookup_choices = [(value, f"{label} ({count})") for value, label in self.lookup_choices]
+        yield from super().choices(changelist)
 
 
 class ReturnLineInline(admin.TabularInline):
@@ -123,8 +146,17 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
         "Returns are created by couriers and 1C through the API (POST /api/v1/returns); "
         "here staff review them and accept, reject or cancel them."
     )
-    list_display = ["short_id", "status_badge", "source", "courier", "lines_summary", "created_at", "updated_at"]
-    list_filter = ["status", "source", ("created_at", admin.DateFieldListFilter), UnknownCourierFilter]
+    list_display = [
+        "short_id",
+        "status_badge",
+        "overdue",
+        "source",
+        "courier",
+        "lines_summary",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["status", OverdueFilter, "source", ("created_at", admin.DateFieldListFilter), UnknownCourierFilter]
     search_fields = ["return_id", "courier_id", "order_id_1c", "lines__sku", "lines__imei"]
     date_hierarchy = "created_at"
     list_per_page = 50
@@ -166,6 +198,7 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
                 line_count=Count("lines"),
                 total_qty=Sum("lines__qty"),
                 courier_name=Subquery(courier_name),
+                is_overdue=ExpressionWrapper(selectors.overdue_condition(), output_field=BooleanField()),
             )
         )
 
@@ -176,6 +209,16 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Return):
         return formatting.badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "info"))
+
+    @admin.display(description=_("overdue"))
+    def overdue(self, obj: Return) -> str:
+        """A red label on returns pending for more than a day (04 §7); blank on the others."""
+        if not obj.is_overdue:  # annotated in get_queryset
+            return ""
+        days = (timezone.now() - obj.created_at).days
+        return formatting.badge(
+            ngettext("Waiting %(days)d day", "Waiting %(days)d days", days) % {"days": days}, "error"
+        )
 
     @admin.display(description=_("courier"), ordering="courier_id")
     def courier(self, obj: Return) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
 from returns.exceptions import InvalidFilter, ReturnNotFound
@@ -25,6 +27,8 @@ RETURN_COLUMNS = (
     "updated_at",
 )
 LINE_COLUMNS = ("line_id", "sku", "qty", "quality", "reason_code", "reason_note", "photos", "imei", "serial")
+# 04 §7: a return still pending this long after it arrived is flagged in the admin (escalation).
+OVERDUE_AFTER = timedelta(days=1)
 # Query-string filters by name; a name may carry several values (``status``), as a QueryDict does.
 Filters = Mapping[str, str | Sequence[str]]
 
@@ -110,3 +114,16 @@ def courier_recent_returns(*, courier_id: str, limit: int = 20) -> QuerySet[Retu
 def courier_is_active(*, courier_id: str) -> bool:
     """Whether a Courier with this id exists and is active (a courier token's subject must be one)."""
     return Courier.objects.filter(courier_id=courier_id, is_active=True).exists()
+
+
+def overdue_condition(*, now: datetime | None = None) -> Q:
+    """Returns still ``pending`` more than :data:`OVERDUE_AFTER` after they were created (04 §7).
+
+    A range on the (status, created_at) index ``return_status_created_idx``, so
+    filtering or counting stays cheap however many returns there are.
+    """
+    return Q(status=Return.Status.PENDING, created_at__lt=(now or timezone.now()) - OVERDUE_AFTER)
+
+
+def overdue_count(*, now: datetime | None = None) -> int:
+    return Return.objects.filter(overdue_condition(now=now)).count()

@@ -1,8 +1,10 @@
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from returns.models import Courier, Return
 
@@ -47,6 +49,62 @@ def test_the_unknown_courier_filter(admin_client, make_return, courier):
 
     assert [row.return_id for row in response.context["cl"].result_list] == [stranger.return_id]
     assert "courier-404 (неизвестен)" in response.content.decode()
+
+
+def _age(item: Return, age: timedelta) -> Return:
+    Return.objects.filter(pk=item.pk).update(created_at=timezone.now() - age)
+    return item
+
+
+def test_the_overdue_filter_lists_returns_pending_for_more_than_a_day(admin_client, make_return):
+    overdue = _age(make_return(), timedelta(days=2))
+    _age(make_return(), timedelta(hours=23))
+    _age(make_return(status="accepted"), timedelta(days=5))
+
+    response = admin_client.get(CHANGELIST, {"overdue": "yes"})
+
+    assert [row.return_id for row in response.context["cl"].result_list] == [overdue.return_id]
+
+
+def test_the_overdue_filter_is_in_russian_with_its_count(admin_client, make_return):
+    _age(make_return(), timedelta(days=2))
+    _age(make_return(), timedelta(days=3))
+    make_return()
+
+    content = admin_client.get(CHANGELIST).content.decode()
+
+    assert "срок ожидания" in content
+    assert "Ожидают больше суток (2)" in content
+
+
+def test_the_overdue_count_is_shown_once_when_django_shows_counts(admin_client, make_return):
+    _age(make_return(), timedelta(days=2))
+
+    content = admin_client.get(CHANGELIST, {"_facets": "True"}).content.decode()
+
+    assert "Ожидают больше суток (1)</a>" in content
+    assert "(1) (1)" not in content
+
+
+def test_the_changelist_marks_overdue_returns_in_red(admin_client, make_return):
+    _age(make_return(), timedelta(days=2, hours=1))
+    make_return()
+
+    response = admin_client.get(CHANGELIST)
+
+    content = response.content.decode()
+    assert "Просрочен" in content
+    assert content.count('<span class="mm-badge mm-badge-error">Ждёт 2 дня</span>') == 1
+    assert [row.is_overdue for row in response.context["cl"].result_list] == [False, True]
+
+
+def test_a_pending_return_of_exactly_a_day_minus_a_minute_is_not_overdue(admin_client, make_return):
+    _age(make_return(), timedelta(days=1) - timedelta(minutes=1))
+
+    response = admin_client.get(CHANGELIST, {"overdue": "yes"})
+
+    assert list(response.context["cl"].result_list) == []
+    assert "Ожидают больше суток (0)" in response.content.decode()
 
 
 @pytest.mark.parametrize(
