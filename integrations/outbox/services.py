@@ -100,7 +100,8 @@ def event_publish(*, type: str, aggregate: str, aggregate_id: str, payload: dict
 def _enqueue(event_id: uuid.UUID) -> None:
     from django_q.tasks import async_task
 
-    async_task(DELIVER_TASK, str(event_id), task_name=f"outbox.deliver.{event_id}")
+    # The event id travels as the argument; a name per event would only widen the queue pages.
+    async_task(DELIVER_TASK, str(event_id), task_name="outbox.deliver")
 
 
 def retry_delay(attempts: int, *, rand: Callable[[], float] = random.random) -> timedelta:

@@ -320,6 +320,28 @@ def make_records_in_every_status(run: CallExport, portal: FakeBitrix24, provider
     claimed.save()
 
 
+def make_outbox() -> None:
+    """What the outbox pages show: a subscriber, one delivered and one dead event, a task link, an inbound event."""
+    from integrations.outbox.models import Bitrix24TaskLink, InboundWebhookEvent, OutboxEvent, WebhookSubscription
+
+    WebhookSubscription.objects.create(
+        name="erp-moscow",
+        url="https://erp.example.ru/hooks/mastermobile",
+        secret="whsec-demo-0123456789abcdef",
+        event_types=["order.assigned", "order.status_changed"],
+    )
+    events = list(OutboxEvent.objects.order_by("created_at"))
+    now = timezone.now()
+    OutboxEvent.objects.filter(pk=events[0].pk).update(status="sent", attempts=1, sent_at=now)
+    OutboxEvent.objects.filter(pk=events[1].pk).update(
+        status="dead", attempts=7, last_error="webhook erp-moscow: HTTP 503 Service Unavailable"
+    )
+    Bitrix24TaskLink.objects.create(key=f"order:{events[1].aggregate_id}:demo", task_id="1001")
+    InboundWebhookEvent.objects.create(
+        event_id="b24-task-1001-upd-1", payload={"event": "ONTASKUPDATE", "data": {"FIELDS_AFTER": {"ID": "1001"}}}
+    )
+
+
 def make_integration_logs() -> None:
     for system, direction, endpoint, status, code, error in [
         (
@@ -433,6 +455,7 @@ def demo(settings, tmp_path, client_for) -> Demo:
     make_warehouse(demo)
     make_returns(client_for)
     make_call_exports(demo, settings, tmp_path)
+    make_outbox()
     make_integration_logs()
     make_registry_downloads()
     make_tasks()
