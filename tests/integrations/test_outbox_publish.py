@@ -2,7 +2,8 @@
 
 import pytest
 from django.db import transaction
-from django_q.models import OrmQ
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
 
 from integrations.outbox.models import OutboxEvent
 from integrations.outbox.services import OutsideTransaction, event_publish
@@ -11,7 +12,18 @@ from tests.integrations.outbox_helpers import publish
 pytestmark = pytest.mark.django_db
 
 
+def queued_tasks(broker) -> list[dict]:
+    """What waits in the configured broker (the ORM's table or Redis's list), decoded as the worker would."""
+    tasks = []
+    while broker.queue_size():
+        for _ack, payload in broker.dequeue() or ():
+            tasks.append(SignedPackage.loads(payload))
+    return tasks
+
+
 def test_a_committed_change_leaves_a_pending_event_and_one_enqueued_delivery(django_capture_on_commit_callbacks):
+    broker = get_broker()
+    broker.purge_queue()  # nothing consumes the test run's queue; start from an empty one
     with django_capture_on_commit_callbacks(execute=True):
         event = publish()
 
@@ -19,16 +31,20 @@ def test_a_committed_change_leaves_a_pending_event_and_one_enqueued_delivery(dja
     assert stored.event_id == event.event_id
     assert stored.status == "pending"
     assert stored.attempts == 0
-    assert [queued.func() for queued in OrmQ.objects.all()] == ["integrations.tasks.outbox_deliver"]
+    assert [(task["func"], task["args"]) for task in queued_tasks(broker)] == [
+        ("integrations.tasks.outbox_deliver", (str(event.event_id),))
+    ]
 
 
 def test_a_rolled_back_change_leaves_no_event_and_enqueues_nothing(django_capture_on_commit_callbacks):
+    broker = get_broker()
+    broker.purge_queue()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
         event_publish(type="order.created", aggregate="order", aggregate_id="42", payload={})
         raise RuntimeError("the change fails")
 
     assert not OutboxEvent.objects.exists()
-    assert not OrmQ.objects.exists()
+    assert queued_tasks(broker) == []
 
 
 def test_publishing_outside_a_transaction_is_refused():
