@@ -98,6 +98,9 @@ format: $(STAMP)
 ## Every script in benchmarks/ with its defaults; each prints its numbers (docs/performance.md).
 ## benchmarks/stt_pipeline.py needs PostgreSQL (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
 ## and Redis (REDIS_HOST/REDIS_PORT, default 127.0.0.1:6379; the broker uses Redis database 5); without them it is skipped.
+## benchmarks/ww_api.py needs a throw-away PostgreSQL DATABASE_URL whose name contains "bench" (it empties the
+## Walking Warehouse, outbox and task tables) and, for its Redis-broker half, Redis (broker in database 7); without
+## them it is skipped, e.g. `DATABASE_URL=postgres://postgres@127.0.0.1:5432/wwbench make bench`.
 bench: $(STAMP)
 	@set -e; found=0; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; found=1; echo "== $$script"; $(PY) $$script; \

@@ -47,6 +47,12 @@ class OutboxEvent(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
     last_error = models.TextField(_("last error"), blank=True, default="")
+    first_attempt_at = models.DateTimeField(
+        _("first attempt at"),
+        null=True,
+        blank=True,
+        help_text=_("When a worker first claimed the event for delivery; kept through retries and requeues."),
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     delivered_to = models.JSONField(
         _("delivered to"), default=list, blank=True, help_text=_("Subscribers that already accepted this event.")

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations.outbox.models import EventStatus, EventType, OutboxEvent, WebhookSubscription
@@ -132,7 +134,10 @@ def _claim(ids: Iterable[uuid.UUID] | None, now: datetime, limit: int) -> list[u
         if ids is not None:
             due = due.filter(pk__in=list(ids))
         claimed = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-        OutboxEvent.objects.filter(pk__in=claimed).update(next_attempt_at=now + LEASE)
+        # The first claim is the first delivery attempt (EVT-05 measures up to it); later claims keep it.
+        OutboxEvent.objects.filter(pk__in=claimed).update(
+            next_attempt_at=now + LEASE, first_attempt_at=Coalesce("first_attempt_at", Value(now))
+        )
     return claimed
 
 

@@ -2,7 +2,7 @@
 
 ``with WebhookReceiver(secret="s") as receiver: receiver.url`` — every POST is
 checked against ``secret`` (``X-Webhook-Signature``); a valid one is answered
-200 and recorded in :attr:`WebhookReceiver.events`, an invalid one 401 (and
+200 and recorded in :attr:`WebhookReceiver.events` (with the time it arrived), an invalid one 401 (and
 recorded in :attr:`WebhookReceiver.rejected`).  :meth:`WebhookReceiver.fail_next`
 answers the next requests with ``500`` or after ``slow`` seconds of silence.
 """
@@ -24,6 +24,7 @@ class Received:
     body: dict[str, Any]
     headers: dict[str, str]
     raw: bytes
+    at: float = field(default_factory=time.time)  # unix time the request was read, for latency measurements
 
 
 @dataclass

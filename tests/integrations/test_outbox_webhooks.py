@@ -90,6 +90,27 @@ def test_the_event_is_delivered_once_the_subscriber_recovers(receiver, subscript
     assert receiver.event_ids() == [str(event.event_id)]
 
 
+def test_the_first_attempt_time_is_the_first_claim_and_survives_retries_and_requeue(receiver, subscription):
+    receiver.fail_next("500")
+    event = publish()
+    assert event.first_attempt_at is None
+    now = timezone.now()
+    subscribers = webhook_subscribers(subscription)
+
+    event_deliver(event.event_id, now=now, subscribers=subscribers, rand=lambda: 0.5)
+    events_deliver_due(now=now + timedelta(minutes=1), subscribers=subscribers, rand=lambda: 0.5)
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == ("sent", 2)
+    assert event.first_attempt_at == now
+    assert event.sent_at == now + timedelta(minutes=1)
+
+    OutboxEvent.objects.filter(pk=event.pk).update(status="dead")
+    event_requeue(event_id=event.event_id, now=now + timedelta(hours=1))
+    event_deliver(event.event_id, now=now + timedelta(hours=1), subscribers=subscribers)
+    event.refresh_from_db()
+    assert event.first_attempt_at == now
+
+
 def test_a_slow_subscriber_times_out_and_is_retried(receiver, subscription):
     receiver.fail_next("slow", seconds=1.5)
     event = publish()
