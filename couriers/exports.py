@@ -10,6 +10,7 @@ from typing import Any
 
 from couriers.models import OrderStatus
 from couriers.selectors import DeliveryRow
+from mastermobile.formatting import spreadsheet_safe
 
 REPORT_COLUMNS = (
     "day",
@@ -40,5 +41,5 @@ def delivery_csv(items: Iterable[dict[str, Any]]) -> bytes:
     writer.writerow(REPORT_COLUMNS)
     for item in items:
         flat = {**item, **{f"status_{status}": count for status, count in item["by_status"].items()}}
-        writer.writerow("" if flat[name] is None else flat[name] for name in REPORT_COLUMNS)
+        writer.writerow(spreadsheet_safe(flat[name]) for name in REPORT_COLUMNS)
     return ("\ufeff" + out.getvalue()).encode()

@@ -95,3 +95,10 @@ def percent(value: float | None, places: int = 1) -> str:
     if value is None:
         return EMPTY
     return f"{number(value, places)}\N{NO-BREAK SPACE}%"
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A CSV cell no spreadsheet runs as a formula (CSV injection): free text starting with = + - @ gets a '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value

@@ -246,17 +246,10 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
         for line in lines:
             header = line.return_obj
             writer.writerow(
-                [_csv_safe(getattr(header, column)) for column in CSV_COLUMNS[:9]]
-                + [_csv_safe(getattr(line, column)) for column in CSV_COLUMNS[9:]]
+                [formatting.spreadsheet_safe(getattr(header, column)) for column in CSV_COLUMNS[:9]]
+                + [formatting.spreadsheet_safe(getattr(line, column)) for column in CSV_COLUMNS[9:]]
             )
         return response
-
-
-def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in free text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
 
 
 @admin.register(Courier)

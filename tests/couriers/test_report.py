@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from couriers.models import OrderStatusLog
+from returns.models import Courier
 from tests.couriers.conftest import send
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +73,14 @@ def test_a_bad_period_is_400_naming_the_parameter(onec, params, field):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
+
+
+def test_a_courier_name_a_spreadsheet_would_run_is_written_as_text(onec, make_order):
+    Courier.objects.create(courier_id="courier-001", display_name='=HYPERLINK("http://x")')
+    make_order("DONE")
+    today = timezone.localdate().isoformat()
+
+    response = send(onec, "get", "/report/deliveries", {"date_from": today, "date_to": today, "format": "csv"})
+
+    _header, row = csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";")
+    assert row[2] == '\'=HYPERLINK("http://x")'
