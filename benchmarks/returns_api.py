@@ -69,7 +69,28 @@ BODY = {
 # wrk runs one Lua state per thread.  setup() numbers the threads so that the
 # keys "<run>-<thread>-<n>" never collide; done() sums the per-thread non-2xx
 # counters and prints one JSON line for the driver to read.
-WRK_SCRIPT = r"""
+# Counting non-2xx answers per thread and printing one WRK_RESULT line: every wrk script of the benchmarks ends so.
+WRK_RESULT_LUA = r"""function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do
+    bad = bad + thread:get("non2xx")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, '
+      .. '"non2xx": %d, "socket_errors": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.max, bad, e.connect + e.read + e.write + e.timeout))
+end
+"""
+WRK_SCRIPT = (
+    r"""
 local threads = {}
 
 function setup(thread)
@@ -99,25 +120,9 @@ function request()
   return wrk.format()
 end
 
-function response(status, headers, body)
-  if status < 200 or status > 299 then
-    non2xx = non2xx + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do
-    bad = bad + thread:get("non2xx")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, '
-      .. '"non2xx": %d, "socket_errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.max, bad, e.connect + e.read + e.write + e.timeout))
-end
 """
+    + WRK_RESULT_LUA
+)
 
 
 @dataclass

@@ -79,7 +79,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The HTTP phases and the server as the returns benchmark runs them; the cluster as the STT benchmark does.
-from benchmarks.returns_api import PhaseResult, free_port, python_fixed_rate, start_server  # noqa: E402
+from benchmarks.returns_api import (  # noqa: E402
+    WRK_RESULT_LUA,
+    PhaseResult,
+    free_port,
+    python_fixed_rate,
+    start_server,
+)
 from benchmarks.stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
 
 SKU = "SKU-WW-BENCH"
@@ -87,7 +93,8 @@ COURIER_PREFIX = "ww-bench-"
 TARGET_S = 2.0  # EVT-05: p95 from commit to the first delivery attempt
 
 # Per-thread key numbering (see the module docstring); the couriers are taken in turn, each with its token.
-WRK_SCRIPT = r"""
+WRK_SCRIPT = (
+    r"""
 local threads = {}
 
 function setup(thread)
@@ -117,25 +124,9 @@ function request()
   return wrk.format("POST", "/api/v1/ww/couriers/" .. courier.id .. "/stock/movements", headers, body)
 end
 
-function response(status, headers, body)
-  if status < 200 or status > 299 then
-    non2xx = non2xx + 1
-  end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do
-    bad = bad + thread:get("non2xx")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, '
-      .. '"non2xx": %d, "socket_errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95), latency:percentile(99),
-    latency.max, bad, e.connect + e.read + e.write + e.timeout))
-end
 """
+    + WRK_RESULT_LUA
+)
 
 
 # Foreign load ----------------------------------------------------------------
