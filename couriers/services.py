@@ -46,6 +46,7 @@ from couriers.models import (
     StockKind,
     StockMovement,
 )
+from mastermobile.db import atomic
 from mastermobile.observability.context import current_request_id
 from mastermobile.observability.metrics import WW_ORDER_TRANSITIONS
 from returns.models import Courier
@@ -149,7 +150,7 @@ def order_update(
     total_amount: Decimal | None = None,
 ) -> Order:
     """Edit a NEW order: title, notes, and the lines as a whole (the total follows unless given)."""
-    with transaction.atomic():
+    with atomic():
         order = _locked_order(order_id)
         if order.status != S.NEW:
             raise OrderNotEditable(order.id, order.status)
@@ -176,7 +177,7 @@ def order_update(
 
 def order_assign(*, order_id: str, courier_id: str, actor: Actor, comment: str | None = None) -> Assignment:
     """NEW → ASSIGNED with a PENDING assignment for ``courier_id`` (WW-06)."""
-    with transaction.atomic():
+    with atomic():
         order = _locked_order(order_id)
         courier = Courier.objects.filter(pk=courier_id).first()
         if courier is None:
@@ -193,7 +194,7 @@ def order_assign(*, order_id: str, courier_id: str, actor: Actor, comment: str |
 
 def assignment_accept(*, assignment_id: str, actor: Actor) -> Assignment:
     """The assigned courier takes the order; it stays ASSIGNED until the courier starts (WW-06)."""
-    with transaction.atomic():
+    with atomic():
         assignment = _locked_assignment(assignment_id, actor)
         if assignment.status == Assignment.Status.ACCEPTED:
             return assignment
@@ -207,7 +208,7 @@ def assignment_accept(*, assignment_id: str, actor: Actor) -> Assignment:
 
 def assignment_decline(*, assignment_id: str, actor: Actor, reason: str) -> Assignment:
     """The assigned courier refuses: the assignment is DECLINED and the order ASSIGNED → DECLINED."""
-    with transaction.atomic():
+    with atomic():
         assignment = _locked_assignment(assignment_id, actor)
         if assignment.status not in Assignment.OPEN:
             raise AssignmentClosed(assignment.pk, assignment.status)
@@ -231,7 +232,7 @@ def order_change_status(
     :class:`StatusNotForRole` and :class:`OrderTransitionRefused`; nothing
     changes when any is raised.
     """
-    with transaction.atomic():
+    with atomic():
         order = _locked_order(order_id, courier_id=actor.subject if actor.role == "courier" else None, lines=True)
         if status not in ROLE_TARGETS.get(actor.role, ()):
             raise StatusNotForRole(actor.role, status)
@@ -379,7 +380,7 @@ def stock_move(
     if not Courier.objects.filter(pk=courier_id).exists():
         raise CourierNotFound(courier_id)
     compartment = Compartment.RETURNS if kind == StockKind.RETURN_IN else Compartment.BACKPACK
-    with transaction.atomic():
+    with atomic():
         if kind == StockKind.UNLOAD and not items:
             planned = _everything_held(courier_id)
         else:

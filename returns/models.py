@@ -11,8 +11,8 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from simple_history.models import HistoricalRecords
 
+from mastermobile.history import HistoricalRecords
 from mastermobile.transitions import TransitionTable
 
 COURIER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -12,6 +12,7 @@ from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
 from couriers.selectors import order_delivered_quantities
+from mastermobile.db import atomic
 from returns import events
 from returns.exceptions import InvalidTransition, ReturnExceedsSale, ReturnNotEditable, ReturnNotFound
 from returns.models import MAX_LINES, MAX_PHOTOS, Return, ReturnLine
@@ -56,7 +57,7 @@ def return_create(
     _validate_header(return_obj)
     lines = _build_lines(return_obj, items)
     return_obj._change_reason = f"created by {created_by}"
-    with transaction.atomic():
+    with atomic():
         _check_against_sale(return_obj, lines)
         return_obj.save(force_insert=True)
         _save_lines(return_obj, lines, reason=return_obj._change_reason)
@@ -79,7 +80,7 @@ def return_replace(
 
     As with :func:`return_create`, ``lines.all()`` on the result needs no query.
     """
-    with transaction.atomic():
+    with atomic():
         return_obj = _locked(return_id)
         if return_obj.status != Return.Status.PENDING:
             raise ReturnNotEditable(return_obj.return_id, return_obj.status)
@@ -108,7 +109,7 @@ def return_set_status(*, return_id: uuid.UUID | str, status: str, actor: str, re
     keeps who (``actor``) and why (``reason``) in its change reason.  Raises
     :class:`ReturnNotFound` and :class:`InvalidTransition` (naming both statuses).
     """
-    with transaction.atomic():
+    with atomic():
         return_obj = _locked(return_id)
         previous = return_obj.status
         if previous == status:

@@ -116,3 +116,13 @@ def throttle_queries(settings) -> int:
     when it counts in Redis (``Q_BROKER=redis``); see mastermobile.api.throttling.
     """
     return 1 if settings.API_THROTTLE_STORE == "database" else 0
+
+
+@pytest.fixture
+def enqueue_queries(settings) -> int:
+    """Statements an outbox event's delivery task adds to the write that publishes it.
+
+    Its ``INSERT`` into django-q2's queue table, in the write's transaction, on
+    the ORM broker; none when the task goes to Redis after the commit.
+    """
+    return 1 if settings.Q_CLUSTER.get("orm") else 0

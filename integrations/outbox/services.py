@@ -95,7 +95,12 @@ def event_publish(*, type: str, aggregate: str, aggregate_id: str, payload: dict
     if "b24_task" in payload:
         parse_b24_task(payload["b24_task"])
     event = OutboxEvent.objects.create(type=type, aggregate=aggregate, aggregate_id=str(aggregate_id), payload=payload)
-    transaction.on_commit(lambda: _enqueue(event.event_id))
+    if settings.Q_CLUSTER.get("orm"):
+        # The ORM broker's queue is a table in this database: the task row commits or rolls back with the
+        # event, and enqueuing inside the transaction spares the broker's reconnect of an autocommit call.
+        _enqueue(event.event_id)
+    else:
+        transaction.on_commit(lambda: _enqueue(event.event_id))
     return event
 
 

@@ -4,7 +4,10 @@ Mix :class:`InboundAuditMixin` into an ``APIView``: every POST/PUT/PATCH/DELETE
 that got past authentication and the role check leaves one ``IntegrationLog``
 row — the endpoint, the status, the request and response bodies (masked by the
 log writer), the correlation id and the resource it touched.  Replays of a
-stored idempotent response are not new writes and leave none.
+stored idempotent response are not new writes and leave none.  An idempotent
+write that succeeds writes its row inside its own transaction (``audit_write``,
+called by ``idempotent``); every other write, and every refused one, once the
+response is final.
 """
 
 from __future__ import annotations
@@ -37,9 +40,18 @@ class InboundAuditMixin:
 
     def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any):
         response = super().finalize_response(request, response, *args, **kwargs)
-        if request.method in WRITE_METHODS:
-            self._log_write(request, response)
+        if request.method in WRITE_METHODS and not getattr(request, "_write_audited", False):
+            try:
+                self._log_write(request, response)
+            except DatabaseError:
+                # The write itself has committed (or failed); losing its audit row must not turn it into a 500.
+                logger.exception("api.integration_log_failed", extra={"event": "api.integration_log_failed"})
         return response
+
+    def audit_write(self, request: Request, response: HttpResponseBase) -> None:
+        """Write the row now, inside the caller's transaction (``idempotent``); a database error aborts the write."""
+        self._log_write(request, response)
+        request._write_audited = True
 
     def _log_write(self, request: Request, response: HttpResponseBase) -> None:
         principal = request.user
@@ -54,22 +66,18 @@ class InboundAuditMixin:
             body = request.data  # already parsed (or emptied by a parse error)
         except exceptions.APIException:
             body = None
-        try:
-            integration_log_write(
-                direction=IntegrationLog.Direction.INBOUND,
-                external_system=ROLE_SYSTEMS.get(principal.role, IntegrationLog.System.WAREHOUSE),
-                endpoint=f"{request.method} {request.path}",
-                status=IntegrationLog.Status.ERROR if failed else IntegrationLog.Status.SUCCESS,
-                status_code=response.status_code,
-                correlation_id=current_request_id(),
-                resource_ref=self._resource_ref(data),
-                request=body,
-                response=data,
-                error_code=problem_type.rsplit("/", 1)[-1] or None,
-            )
-        except DatabaseError:
-            # The write itself has committed; losing its audit row must not turn it into a 500.
-            logger.exception("api.integration_log_failed", extra={"event": "api.integration_log_failed"})
+        integration_log_write(
+            direction=IntegrationLog.Direction.INBOUND,
+            external_system=ROLE_SYSTEMS.get(principal.role, IntegrationLog.System.WAREHOUSE),
+            endpoint=f"{request.method} {request.path}",
+            status=IntegrationLog.Status.ERROR if failed else IntegrationLog.Status.SUCCESS,
+            status_code=response.status_code,
+            correlation_id=current_request_id(),
+            resource_ref=self._resource_ref(data),
+            request=body,
+            response=data,
+            error_code=problem_type.rsplit("/", 1)[-1] or None,
+        )
 
     def _resource_ref(self, data: Any) -> str | None:
         if isinstance(data, dict) and "type" not in data:

@@ -10,24 +10,27 @@ How one request goes:
 
 1. The key is checked (present, not blank, ≤ 128 characters, no control
    characters) — otherwise 400 and nothing is stored.
-2. The key is *claimed*: an ``IdempotencyRecord`` in state ``in_progress`` is
-   inserted in its own short, committed transaction.  The unique constraint on
-   (key, endpoint, actor) is the lock: of many concurrent requests exactly one
-   insert succeeds; the others read the winner's row and get a replay (same
-   fingerprint, completed), 409 ``idempotency-key-reused`` (different
-   fingerprint) or 409 ``idempotency-in-progress`` with ``Retry-After: 1``.
-3. The operation runs in its own transaction, and a successful response is
-   stored (status, JSON body, ``Location``) with the record switched to
-   ``completed`` *in that same transaction* — the resource and its stored
-   response commit together or not at all.
-4. A 4xx/5xx response or an exception deletes the record, so the client may
-   correct the request and retry with the same key.
+2. One transaction holds everything: the key is *claimed* by inserting an
+   ``IdempotencyRecord`` (``in_progress``), the operation runs, and a successful
+   response is stored on the record (status, JSON body, ``Location``, state
+   ``completed``) together with the view's integration-log row (see
+   :func:`idempotent`) — one commit for the key, the resource, its history, the
+   stored response and the audit row.
+3. The unique constraint on (key, endpoint, actor) is the lock.  A concurrent
+   request with the same key waits on it (PostgreSQL: the uncommitted row;
+   SQLite: the write lock) until the first commits or rolls back, and then
+   replays the stored response, gets 409 ``idempotency-key-reused`` (different
+   fingerprint), or — if the first failed — runs itself.  A record another
+   process left ``in_progress`` (written by an earlier version that committed
+   the claim on its own) is 409 ``idempotency-in-progress`` with
+   ``Retry-After: 1`` until it is stale.
+4. A 4xx/5xx response or an exception rolls the transaction back, claim
+   included, so the client may correct the request and retry with the same key.
+   A killed process's transaction is rolled back by the database: its claim
+   disappears with it.
 
-Expired records (72 h) and claims abandoned by a killed process (in progress
-for longer than :data:`STALE_CLAIM_AFTER`) are deleted and re-claimed.  A
-re-claim of a stale claim cannot double-execute: the old operation's final
-``UPDATE … WHERE pk = <old claim>`` matches no row and its transaction is
-rolled back.
+Expired records (72 h) and stale ``in_progress`` records (older than
+:data:`STALE_CLAIM_AFTER`) are deleted and the key claimed again.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -52,6 +55,7 @@ from rest_framework.response import Response
 
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.schema import WHITESPACE_CLASS
+from mastermobile.db import request_transaction
 from mastermobile.models import IDEMPOTENCY_KEY_MAX_LENGTH, IDEMPOTENCY_TTL, IdempotencyRecord
 from mastermobile.observability.context import idempotency_key_var
 
@@ -119,7 +123,10 @@ def idempotent(handler: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
     Apply it to handlers that authenticate callers: the key is scoped by
     ``request.user.actor_id`` (RET-21).  Authentication, permissions and
     throttling have already run when the handler is called, so 401/403 come
-    before a missing-key 400.
+    before a missing-key 400.  A view with an ``audit_write(request, response)``
+    method (:class:`mastermobile.api.audit.InboundAuditMixin`) has it called
+    inside the transaction, so a successful write and its audit row commit
+    together.
     """
 
     @functools.wraps(handler)
@@ -129,16 +136,38 @@ def idempotent(handler: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
         # Reading request.data here surfaces 400 (malformed JSON) and 415
         # before anything is claimed.
         fingerprint = request_fingerprint(method=request.method, path_params=kwargs, body=request.data)
-        record = _claim(
-            key=key,
-            endpoint=_endpoint(request),
-            actor_id=str(getattr(request.user, "actor_id", "anonymous")),
-            fingerprint=fingerprint,
-        )
-        if record.state == IdempotencyRecord.State.COMPLETED:
-            logger.info("idempotency.replayed", extra={"event": "idempotency.replayed", "record_id": record.pk})
-            return _replay(record)
-        return _execute(record, lambda: handler(view, request, *args, **kwargs), path_params=kwargs)
+        scope = {
+            "key": key,
+            "endpoint": _endpoint(request),
+            "actor_id": str(getattr(request.user, "actor_id", "anonymous")),
+        }
+        audit = getattr(view, "audit_write", None)
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                return _execute(
+                    scope,
+                    fingerprint,
+                    lambda: handler(view, request, *args, **kwargs),
+                    request=request,
+                    path_params=kwargs,
+                    audit=audit,
+                )
+            except _KeyTaken:
+                pass
+            existing = IdempotencyRecord.objects.filter(**scope).first()
+            if existing is None:
+                continue  # the holder failed and rolled back meanwhile
+            now = timezone.now()
+            if existing.expires_at <= now or _is_stale_claim(existing, now):
+                IdempotencyRecord.objects.filter(pk=existing.pk).delete()
+                continue
+            if existing.request_fingerprint != fingerprint:
+                raise ProblemError("idempotency-key-reused", "Idempotency-Key reused with a different payload.")
+            if existing.state == IdempotencyRecord.State.IN_PROGRESS:
+                raise _in_progress()
+            logger.info("idempotency.replayed", extra={"event": "idempotency.replayed", "record_id": existing.pk})
+            return _replay(existing)
+        raise _in_progress()
 
     wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper
@@ -157,36 +186,6 @@ def _endpoint(request: Request) -> str:
     return f"{request.method} {route}"
 
 
-def _claim(*, key: str, endpoint: str, actor_id: str, fingerprint: str) -> IdempotencyRecord:
-    """Insert an ``in_progress`` record, or return the completed one to replay; raise 409 otherwise."""
-    scope = {"key": key, "endpoint": endpoint, "actor_id": actor_id}
-    for _ in range(CLAIM_ATTEMPTS):
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    **scope,
-                    request_fingerprint=fingerprint,
-                    state=IdempotencyRecord.State.IN_PROGRESS,
-                    created_at=now,
-                    expires_at=now + IDEMPOTENCY_TTL,
-                )
-        except IntegrityError:
-            pass
-        existing = IdempotencyRecord.objects.filter(**scope).first()
-        if existing is None:
-            continue  # the holder failed and released the key meanwhile
-        if existing.expires_at <= now or _is_stale_claim(existing, now):
-            IdempotencyRecord.objects.filter(pk=existing.pk).delete()
-            continue
-        if existing.request_fingerprint != fingerprint:
-            raise ProblemError("idempotency-key-reused", "Idempotency-Key reused with a different payload.")
-        if existing.state == IdempotencyRecord.State.IN_PROGRESS:
-            raise _in_progress()
-        return existing
-    raise _in_progress()
-
-
 def _is_stale_claim(record: IdempotencyRecord, now: datetime) -> bool:
     return record.state == IdempotencyRecord.State.IN_PROGRESS and record.created_at <= now - STALE_CLAIM_AFTER
 
@@ -197,34 +196,61 @@ def _in_progress() -> ProblemError:
     )
 
 
+class _KeyTaken(Exception):
+    """Another request holds or has used the key; raised out of the transaction so that it rolls back."""
+
+
 class _ClaimLost(Exception):
-    """The claim was re-taken as stale while the operation ran; the operation must not commit."""
+    """The record vanished while the operation ran (deleted as stale, or by the operation); do not commit."""
 
 
 def _execute(
-    record: IdempotencyRecord, operation: Callable[[], HttpResponseBase], *, path_params: Mapping[str, Any]
+    scope: Mapping[str, str],
+    fingerprint: str,
+    operation: Callable[[], HttpResponseBase],
+    *,
+    request: Request,
+    path_params: Mapping[str, Any],
+    audit: Callable[[Request, HttpResponseBase], None] | None,
 ) -> HttpResponseBase:
+    now = timezone.now()
     try:
-        with transaction.atomic():
+        with request_transaction():
+            try:
+                record = IdempotencyRecord.objects.create(
+                    **scope,
+                    request_fingerprint=fingerprint,
+                    state=IdempotencyRecord.State.IN_PROGRESS,
+                    created_at=now,
+                    expires_at=now + IDEMPOTENCY_TTL,
+                )
+            except IntegrityError:
+                raise _KeyTaken from None
             response = operation()
             if response.status_code >= 400:
-                transaction.set_rollback(True)
-            elif not _complete(record, response, path_params=path_params):
+                transaction.set_rollback(True)  # the claim goes with everything else
+                return response
+            if not _complete(record, response, request=request, path_params=path_params):
                 raise _ClaimLost
+            if audit is not None:
+                audit(request, response)
+            return response
     except _ClaimLost:
         raise _in_progress() from None
-    except BaseException:
-        _release(record)
-        raise
-    if response.status_code >= 400:
-        _release(record)
-    return response
 
 
-def _complete(record: IdempotencyRecord, response: HttpResponseBase, *, path_params: Mapping[str, Any]) -> bool:
+def _complete(
+    record: IdempotencyRecord, response: HttpResponseBase, *, request: Request, path_params: Mapping[str, Any]
+) -> bool:
+    """Store the response on the record; a JSON answer is rendered here once and sent as it was stored."""
     data = getattr(response, "data", None)
     if isinstance(response, Response):
         body = JSONRenderer().render(data).decode() if data is not None else ""
+        renderer = getattr(request, "accepted_renderer", None)
+        if body and isinstance(renderer, JSONRenderer):
+            # What DRF would render for this client; setting the content marks the response rendered.
+            response.content = body
+            response["Content-Type"] = renderer.media_type
     else:
         body = response.content.decode()
     headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
@@ -241,14 +267,6 @@ def _complete(record: IdempotencyRecord, response: HttpResponseBase, *, path_par
         resource_ref=str(resource_ref)[:128] if resource_ref is not None else None,
     )
     return updated == 1
-
-
-def _release(record: IdempotencyRecord) -> None:
-    try:
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
-    except DatabaseError:
-        # The key then stays claimed until it is stale; the original error matters more.
-        logger.exception("idempotency.release_failed", extra={"event": "idempotency.release_failed"})
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:

@@ -1,10 +1,12 @@
 """RET-25 / RET-40 case 7: one key posted by many clients at once executes exactly once."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.db import connection
 
 from mastermobile.models import IdempotencyRecord
 from returns.models import Courier, Return
@@ -64,3 +66,52 @@ def test_concurrent_posts_with_distinct_keys_all_succeed(live_server, make_token
 
     assert statuses == [201] * 20
     assert Return.objects.count() == 20
+
+
+def waiting_on_a_lock() -> int:
+    """Backends of this database blocked on a lock right now (a second request waiting for the key's claim)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_request_arriving_while_the_first_is_slow_waits_and_gets_the_replay(live_server, make_token, monkeypatch):
+    from returns import services
+
+    Courier.objects.create(courier_id="courier-001", display_name="Ivan Petrov")
+    headers = {"Authorization": f"Bearer {make_token('courier', 'courier-001')}", "Idempotency-Key": new_key()}
+    entered, release = threading.Event(), threading.Event()
+    real_create = services.return_create
+
+    def slow_create(**kwargs):
+        if not entered.is_set():
+            entered.set()
+            release.wait(timeout=30)  # holds the first request inside its transaction, key claimed
+        return real_create(**kwargs)
+
+    monkeypatch.setattr("returns.services.return_create", slow_create)
+
+    def post() -> requests.Response:
+        return requests.post(live_server.url + URL, json=VALID_BODY, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(post)
+        assert entered.wait(timeout=30)
+        second = pool.submit(post)
+        deadline = time.monotonic() + 30
+        while waiting_on_a_lock() == 0:  # the second request is parked on the uncommitted claim
+            assert time.monotonic() < deadline, "the second request never waited for the first"
+            time.sleep(0.02)
+        assert not second.done()
+        release.set()
+        first_response, second_response = first.result(timeout=60), second.result(timeout=60)
+
+    assert first_response.status_code == 201 and "Idempotent-Replayed" not in first_response.headers
+    assert second_response.status_code == 201
+    assert second_response.headers["Idempotent-Replayed"] == "true"
+    assert second_response.content == first_response.content
+    assert Return.objects.count() == 1
