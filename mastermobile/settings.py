@@ -61,7 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # HTTP metrics are ours (route-template labels, PLAT-53); django-prometheus keeps the database ones.
     "mastermobile.observability.middleware.RequestIdMiddleware",
     "mastermobile.observability.middleware.HttpMetricsMiddleware",
     "mastermobile.api.middleware.BodySizeLimitMiddleware",
@@ -78,7 +78,6 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Turns a locked-out login into the lockout page; last but the metrics, which count that page too.
     "axes.middleware.AxesMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mastermobile.urls"

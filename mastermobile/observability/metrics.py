@@ -1,6 +1,7 @@
 """Prometheus metric families of the service (PLAT-53, PLAT-54, STT-41).
 
-django-prometheus adds its own ``django_http_*`` and ``django_db_*`` families;
+django-prometheus adds its own ``django_db_*`` and ``django_model_*`` families (its
+HTTP middleware is not installed: requests are counted here, once);
 the names below are the ones the specification and dashboards use.  States
 read at scrape time (queue depth and lag, the oldest running export) are
 collectors in :mod:`mastermobile.observability.collectors`, not families here.

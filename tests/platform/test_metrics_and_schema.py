@@ -57,11 +57,14 @@ def test_metrics_count_unknown_api_paths_as_unmatched(client):
     assert "api(?:" not in text
 
 
-def test_metrics_include_django_prometheus_database_families(client):
+def test_metrics_include_django_prometheus_database_families_and_count_requests_once(client):
+    client.get("/api/v1/system/ping")
     text = client.get("/metrics").content.decode()
 
-    assert "django_http_requests_total_by_view_transport_method_total" in text
     assert "django_db_execute_total" in text or "django_db_new_connections_total" in text
+    # One HTTP layer: ours, by route template; django-prometheus' request families would double it.
+    assert "django_http_requests_total_by_view_transport_method_total" not in text
+    assert 'http_requests_total{method="GET",path="/api/v1/system/ping",status_code="200"}' in text
 
 
 def test_the_schema_is_served_and_swagger_ui_renders(client):
