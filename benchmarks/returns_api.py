@@ -22,6 +22,11 @@ Two kinds of phase, each bounded by ``--seconds``:
   fixed schedule and measures each latency from the *scheduled* send time, so
   a slow server cannot hide its queueing by slowing the client down.
 
+Every phase prints how many cores other work on the machine took meanwhile
+(``benchmarks/machine.py``: all CPU minus the server's, the client's and the
+database backends'), marked ``BUSY`` above ``--max-load``: leave such phases
+out of comparisons.
+
 The server it starts runs with DEBUG off and ``--workers`` sync workers (or
 gthread with ``--threads``); the returns tables are ANALYZEd before the POST
 and the GET phases so that plans do not depend on autovacuum having run.
@@ -51,6 +56,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from machine import OtherLoad
 
 ROOT = Path(__file__).resolve().parent.parent
 LIST_PATH = "/api/v1/returns?page_size=50"
@@ -275,6 +281,26 @@ def wrk_closed_loop(
     )
 
 
+def with_load(result: PhaseResult, load: OtherLoad, max_load: float) -> PhaseResult:
+    """Note how much CPU other work took during the phase; above ``max_load`` cores its numbers are not comparable."""
+    if load.cores is not None:
+        mark = f"others={load.cores:.2f} cores" + (" BUSY: leave out" if load.cores > max_load else "")
+        result.detail = f"{result.detail} {mark}".strip()
+    return result
+
+
+def database_backends(env: dict[str, str]) -> set[int]:
+    """PIDs of the PostgreSQL backends serving the benchmark's database: their CPU is the benchmark's own."""
+    url = env.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        return set()
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
+        rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()
+        return {row[0] for row in rows}
+
+
 def analyze_tables(env: dict[str, str]) -> str:
     """Refresh planner statistics (``ANALYZE``) of the tables the phases grow; return the number of returns.
 
@@ -355,6 +381,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="length of each phase (default 15, max 120)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="closed-loop load source")
     parser.add_argument(
+        "--max-load",
+        type=float,
+        default=0.2,
+        help="a phase during which other work took more than this many cores is marked BUSY (0.2)",
+    )
+    parser.add_argument(
         "--analyze",
         action=argparse.BooleanOptionalAction,
         help="ANALYZE the returns tables (in DATABASE_URL) before the POST and the GET phases; "
@@ -407,8 +439,25 @@ def main() -> None:
     def get_list(session: requests.Session) -> requests.Response:
         return session.get(url + LIST_PATH, headers=headers, timeout=30)
 
+    def server_pids() -> set[int]:
+        return {server.pid} if server is not None else set()
+
     try:
         with tempfile.TemporaryDirectory(prefix="returns-bench-") as workdir:
+
+            def closed_loop(name: str, *, method: str, send: Send, connections: int) -> PhaseResult:
+                if not use_wrk:
+                    return python_closed_loop(name, send=send, connections=connections, seconds=args.seconds)
+                return wrk_closed_loop(
+                    name,
+                    url=url,
+                    method=method,
+                    token=token,
+                    connections=connections,
+                    seconds=args.seconds,
+                    workdir=Path(workdir),
+                )
+
             for method, label, send in (
                 ("POST", "POST /api/v1/returns", post),
                 ("GET", "GET list page_size=50", get_list),
@@ -417,22 +466,14 @@ def main() -> None:
                     print(f"ANALYZE done; {analyze_tables(env)} returns in the table", flush=True)
                 for connections in args.connections:
                     name = f"{label} c={connections}"
-                    if use_wrk:
-                        result = wrk_closed_loop(
-                            name,
-                            url=url,
-                            method=method,
-                            token=token,
-                            connections=connections,
-                            seconds=args.seconds,
-                            workdir=Path(workdir),
-                        )
-                    else:
-                        result = python_closed_loop(name, send=send, connections=connections, seconds=args.seconds)
-                    print(result.report(), flush=True)
+                    with OtherLoad(server_pids, lambda: database_backends(env)) as load:
+                        result = closed_loop(name, method=method, send=send, connections=connections)
+                    print(with_load(result, load, args.max_load).report(), flush=True)
                 if args.rate:
                     name = f"{label} @{args.rate:g}/s"
-                    print(python_fixed_rate(name, send=send, rate=args.rate, seconds=args.seconds).report(), flush=True)
+                    with OtherLoad(server_pids, lambda: database_backends(env)) as load:
+                        result = python_fixed_rate(name, send=send, rate=args.rate, seconds=args.seconds)
+                    print(with_load(result, load, args.max_load).report(), flush=True)
     finally:
         if server is not None:
             server.terminate()
