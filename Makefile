@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke
+.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke schema
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -54,6 +54,10 @@ messages: $(STAMP)
 	$(PY) manage.py makemessages --locale ru --no-obsolete --ignore '.venv/*' --ignore 'var/*' \
 		--ignore 'tests/*' --ignore 'benchmarks/*' --ignore 'docs/*'
 	$(VENV)/bin/pybabel compile --domain django --directory locale --locale ru --statistics
+
+## Regenerate the committed OpenAPI contract (docs/openapi.yaml) after an API change; a test fails when they differ.
+schema: $(STAMP)
+	$(PY) manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -88,6 +88,23 @@ class CallExportSerializer(serializers.ModelSerializer):
             "progress_percent",
         ]
 
+        # Counters are read-only: the database's integer range (which differs between SQLite and
+        # PostgreSQL) is no promise to clients, and the schema must not depend on the database.
+        extra_kwargs = {
+            name: {"max_value": None}
+            for name in (
+                "listed_total",
+                "total_calls",
+                "processed_calls",
+                "downloaded_calls",
+                "error_calls",
+                "missing_audio_calls",
+                "skipped_calls",
+                "total_duration_sec",
+                "transcribed_minutes",
+            )
+        }
+
     def get_actor(self, run: CallExport) -> str | None:
         return run.actor.get_username() if run.actor else None
 
