@@ -53,6 +53,19 @@ class CallExportStartSerializer(StrictSerializer):
         return data
 
 
+RUN_COUNTERS = (
+    "listed_total",
+    "total_calls",
+    "processed_calls",
+    "downloaded_calls",
+    "error_calls",
+    "missing_audio_calls",
+    "skipped_calls",
+    "total_duration_sec",
+    "transcribed_minutes",
+)
+
+
 class CallExportSerializer(serializers.ModelSerializer):
     period_from = RFC3339DateTimeField(read_only=True)
     period_to = RFC3339DateTimeField(read_only=True)
@@ -72,17 +85,10 @@ class CallExportSerializer(serializers.ModelSerializer):
             "options",
             "started_at",
             "finished_at",
-            "listed_total",
-            "total_calls",
-            "processed_calls",
-            "downloaded_calls",
-            "error_calls",
-            "missing_audio_calls",
-            "skipped_calls",
+            *RUN_COUNTERS[:7],
             "skipped_by_reason",
             "error_message",
-            "total_duration_sec",
-            "transcribed_minutes",
+            *RUN_COUNTERS[7:],
             "total_cost",
             "currency_code",
             "progress_percent",
@@ -90,20 +96,7 @@ class CallExportSerializer(serializers.ModelSerializer):
 
         # Counters are read-only: the database's integer range (which differs between SQLite and
         # PostgreSQL) is no promise to clients, and the schema must not depend on the database.
-        extra_kwargs = {
-            name: {"max_value": None}
-            for name in (
-                "listed_total",
-                "total_calls",
-                "processed_calls",
-                "downloaded_calls",
-                "error_calls",
-                "missing_audio_calls",
-                "skipped_calls",
-                "total_duration_sec",
-                "transcribed_minutes",
-            )
-        }
+        extra_kwargs = {name: {"max_value": None} for name in RUN_COUNTERS}
 
     def get_actor(self, run: CallExport) -> str | None:
         return run.actor.get_username() if run.actor else None
