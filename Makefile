@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke schema
+.PHONY: run test lint docs-check format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke schema
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -94,6 +94,13 @@ stt-smoke: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+## README.md and docs/: Markdown lint (pymarkdown, settings in pyproject.toml), spelling of the whole tree
+## (codespell, word list docs/spelling-wordlist.txt) and every relative link and anchor (offline).
+docs-check: $(STAMP)
+	$(VENV)/bin/pymarkdown scan README.md docs
+	$(VENV)/bin/codespell
+	$(PY) tools/check_links.py
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

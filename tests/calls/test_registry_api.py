@@ -79,7 +79,7 @@ def test_an_inverted_period_is_400(client_for):
     "query",
     [{}, {"period_from": "2026-10-01T00:00:00Z"}, {"period_from": "yesterday", "period_to": "2026-10-31T00:00:00Z"}],
 )
-def test_a_missing_or_unparseable_period_is_422(client_for, query):
+def test_a_missing_or_unparsable_period_is_422(client_for, query):
     response = client_for("1c").get("/api/v1/call-registry", query, HTTP_ACCEPT="text/csv")
 
     assert response.status_code == 422
