@@ -139,6 +139,7 @@ class AppConfig:
     pii_masking_enabled: bool
 
     jwt_secret: str = field(metadata=SECRET)
+    jwt_previous_secret: str = field(metadata=SECRET)
     jwt_issuer: str
     jwt_max_lifetime_days_courier: int
     jwt_max_lifetime_days_1c: int
@@ -337,6 +338,12 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
             f"JWT_SECRET must be a real secret of at least {MIN_PRODUCTION_JWT_SECRET_LENGTH} characters "
             f"when APP_ENV=production (not {PLACEHOLDER_SECRET!r})"
         )
+    jwt_previous_secret = read.str("JWT_SECRET_PREVIOUS")
+    if production and jwt_previous_secret and len(jwt_previous_secret) < MIN_PRODUCTION_JWT_SECRET_LENGTH:
+        raise ConfigError(
+            f"JWT_SECRET_PREVIOUS must be empty or at least {MIN_PRODUCTION_JWT_SECRET_LENGTH} characters "
+            "when APP_ENV=production"
+        )
     secret_key = read.str("DJANGO_SECRET_KEY")
     if not secret_key:
         if production:
@@ -440,6 +447,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         enable_tracing=read.bool("ENABLE_TRACING", False),
         pii_masking_enabled=read.bool("PII_MASKING_ENABLED", False),
         jwt_secret=jwt_secret,
+        jwt_previous_secret=jwt_previous_secret,
         jwt_issuer=read.str("JWT_ISSUER", "mastermobile") or "mastermobile",
         jwt_max_lifetime_days_courier=read.int("JWT_MAX_LIFETIME_DAYS_COURIER", 7, minimum=1, maximum=3650),
         jwt_max_lifetime_days_1c=read.int("JWT_MAX_LIFETIME_DAYS_1C", 365, minimum=1, maximum=3650),

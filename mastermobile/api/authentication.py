@@ -8,11 +8,17 @@ A token is accepted when its signature, issuer and expiry check out and:
   ``exp - iat``, or ``exp - now`` for a token without ``iat``;
 - for ``courier``, ``sub`` is an active :class:`returns.models.Courier`.
 
+The signature is checked against ``JWT_SECRET`` and, during a rotation, against
+``JWT_SECRET_PREVIOUS`` too (logged as ``auth.jwt_previous_secret`` with the subject, so that
+the operator sees which clients still need a new token); tokens are always issued with
+``JWT_SECRET``.
+
 Everything else is 401 with the reason.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +39,8 @@ LEEWAY_SECONDS = 30
 # Subjects end up in audit columns ("jwt:<sub>" in 255 characters) and log lines.
 MAX_SUBJECT_LENGTH = 128
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,28 @@ def lifetime_text(lifetime: timedelta) -> str:
     return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
+def _decode_with_current_or_previous_secret(token: str, config: Any) -> dict:
+    def decode(secret: str) -> dict:
+        return decode_token(token, secret=secret, issuer=config.jwt_issuer, max_lifetime=config.jwt_max_lifetime)
+
+    try:
+        return decode(config.jwt_secret)
+    except jwt.InvalidSignatureError:
+        if not config.jwt_previous_secret:
+            raise
+    claims = decode(config.jwt_previous_secret)
+    logger.warning(
+        "auth.jwt_previous_secret",
+        extra={
+            "event": "auth.jwt_previous_secret",
+            "subject": claims["sub"],
+            "role": claims["role"],
+            "expires": int(claims["exp"]),
+        },
+    )
+    return claims
+
+
 class JWTAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -122,14 +152,8 @@ class JWTAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
-        config = settings.APP_CONFIG
         try:
-            claims = decode_token(
-                token.strip(),
-                secret=config.jwt_secret,
-                issuer=config.jwt_issuer,
-                max_lifetime=config.jwt_max_lifetime,
-            )
+            claims = _decode_with_current_or_previous_secret(token.strip(), settings.APP_CONFIG)
         except jwt.ExpiredSignatureError:
             raise exceptions.AuthenticationFailed("The token has expired.") from None
         except jwt.InvalidIssuerError:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from mastermobile.api.authentication import decode_token
+from mastermobile.config import ConfigError, load_config
 from returns.models import Courier
 from tests.processes import manage, process_env
 
@@ -78,6 +79,53 @@ def test_a_wrong_signature_is_401(api_client):
 
     assert response.status_code == 401
     assert "signature" in response.json()["detail"]
+
+
+OLD_SECRET = "the-secret-before-the-rotation-0123456789"
+
+
+def test_during_a_rotation_a_token_signed_with_the_previous_secret_is_accepted_and_logged(api_client, settings, caplog):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, jwt_previous_secret=OLD_SECRET)
+
+    with caplog.at_level("WARNING", logger="mastermobile.api.authentication"):
+        old = get_with(api_client, sign(claims(sub="onec-legacy"), secret=OLD_SECRET))
+        new = get_with(api_client, sign(claims()))
+
+    assert (old.status_code, old.json()["subject"]) == (200, "onec-legacy")
+    assert new.status_code == 200
+    used = [record for record in caplog.records if record.getMessage() == "auth.jwt_previous_secret"]
+    assert [(record.subject, record.role) for record in used] == [("onec-legacy", "1c")]
+
+
+def test_after_the_rotation_a_token_of_the_previous_secret_is_401(api_client, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, jwt_previous_secret="")
+
+    response = get_with(api_client, sign(claims(), secret=OLD_SECRET))
+
+    assert response.status_code == 401
+    assert "signature" in response.json()["detail"]
+
+
+def test_the_previous_secret_still_checks_expiry_and_lifetime(api_client, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, jwt_previous_secret=OLD_SECRET)
+    past = datetime.now(UTC) - timedelta(hours=1)
+
+    response = get_with(api_client, sign(claims(iat=past, exp=past + timedelta(minutes=5)), secret=OLD_SECRET))
+
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_short_previous_secret_is_refused_in_production():
+    environment = {
+        "APP_ENV": "production",
+        "JWT_SECRET": "x" * 40,
+        "JWT_SECRET_PREVIOUS": "short",
+        "DJANGO_SECRET_KEY": "k" * 50,
+    }
+
+    with pytest.raises(ConfigError, match="JWT_SECRET_PREVIOUS"):
+        load_config(environment)
 
 
 def test_an_unknown_role_is_401(api_client):
