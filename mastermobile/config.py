@@ -9,6 +9,7 @@ without reloading Django.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -190,21 +191,21 @@ class _Reader:
         self.env = environ.Env()
         self.env.ENVIRON = dict(environ_map)
 
-    def raw(self, name: str) -> str | None:
+    def raw(self, name: builtins.str) -> str | None:
         value = self.env.ENVIRON.get(name)
         return None if value is None else value.strip()
 
-    def str(self, name: str, default: str = "") -> str:
+    def str(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
         value = self.raw(name)
         return default if value is None else value
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
         value = self.str(name, default) or default
         if value not in choices:
             raise ConfigError(f"{name}={value!r} is not valid; accepted values: {', '.join(choices)}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -215,7 +216,14 @@ class _Reader:
             return False
         raise ConfigError(f"{name}={value!r} is not a boolean; accepted values: true, false")
 
-    def int(self, name: str, default: int, *, minimum: int | None = 0, maximum: int | None = None) -> int:
+    def int(
+        self,
+        name: builtins.str,
+        default: builtins.int,
+        *,
+        minimum: builtins.int | None = 0,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -226,7 +234,14 @@ class _Reader:
         _check_range(name, value, number, minimum, maximum)
         return number
 
-    def float(self, name: str, default: float, *, minimum: float | None = 0, maximum: float | None = None) -> float:
+    def float(
+        self,
+        name: builtins.str,
+        default: builtins.float,
+        *,
+        minimum: builtins.float | None = 0,
+        maximum: builtins.float | None = None,
+    ) -> builtins.float:
         value = self.raw(name)
         if value is None or value == "":
             return default
@@ -239,10 +254,14 @@ class _Reader:
         _check_range(name, value, number, minimum, maximum)
         return number
 
-    def decimal(self, name: str, default: str | None, *, minimum: Decimal = Decimal(0)) -> Decimal | None:
+    def decimal(self, name: builtins.str, default: builtins.str, *, minimum: Decimal = Decimal(0)) -> Decimal:
+        number = self.optional_decimal(name, minimum=minimum)
+        return Decimal(default) if number is None else number
+
+    def optional_decimal(self, name: builtins.str, *, minimum: Decimal = Decimal(0)) -> Decimal | None:
         value = self.raw(name)
         if value is None or value == "":
-            return None if default is None else Decimal(default)
+            return None
         try:
             number = Decimal(value)
         except InvalidOperation:
@@ -251,12 +270,12 @@ class _Reader:
             raise ConfigError(f"{name}={value!r} is out of range; accepted: a decimal number >= {minimum}")
         return number
 
-    def list(self, name: str, default: str) -> tuple[str, ...]:
+    def list(self, name: builtins.str, default: builtins.str) -> tuple[builtins.str, ...]:
         # An empty value (as .env.example leaves ALLOWED_HOSTS) means "the default", not "none".
         value = self.str(name, default) or default
         return tuple(part.strip() for part in value.split(",") if part.strip())
 
-    def http_url(self, name: str, default: str, *, required: bool = True) -> str:
+    def http_url(self, name: builtins.str, default: builtins.str, *, required: builtins.bool = True) -> builtins.str:
         value = self.str(name, default)
         if not value and not required:
             return ""
@@ -416,7 +435,7 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         stt_stale_job_seconds=read.int("STT_STALE_JOB_SECONDS", 1800, minimum=1),
         whisper_rate_per_min_usd=read.decimal("WHISPER_RATE_PER_MIN_USD", "0.006"),
         usd_rub_rate=read.decimal("USD_RUB_RATE", "100"),
-        call_export_budget_usd=read.decimal("CALL_EXPORT_BUDGET_USD", None),
+        call_export_budget_usd=read.optional_decimal("CALL_EXPORT_BUDGET_USD"),
         call_summary_enabled=read.bool("CALL_SUMMARY_ENABLED", False),
         call_summary_engine=read.choice("CALL_SUMMARY_ENGINE", "extractive", SUMMARY_ENGINES),
         call_summary_model=read.str("CALL_SUMMARY_MODEL", "gpt-4o-mini") or "gpt-4o-mini",
