@@ -40,6 +40,7 @@ from integrations.bitrix24.responses import (
 )
 from integrations.circuitbreaker import CircuitBreaker
 from integrations.outbound import Backoff, Limiter, OutboundPolicy
+from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
 
@@ -165,10 +166,14 @@ class Bitrix24Client:
         return f"{self.base_url}/rest/{self.user_id}/{self.token}/{method}.json"
 
     def mask(self, text: str) -> str:
-        """Replace the webhook token with ``***`` (B24-02)."""
+        """The webhook token, wherever it appears, and every credential in a URL as ``***`` (B24-02).
+
+        Recording and Disk download URLs carry the portal's access key as
+        ``auth=``; :func:`~mastermobile.observability.logging.masked_url` hides it.
+        """
         if self.token and text:
             text = text.replace(self.token, "***")
-        return text
+        return masked_url(text)
 
     @property
     def portal_host(self) -> str:

@@ -81,7 +81,12 @@ def test_records_map_bitrix24_fields(b24_config, fake_b24):
     assert record.record_id == item["RECORD_FILE_ID"]
     assert record.employee_id == item["PORTAL_USER_ID"]
     assert record.duration_sec == int(item["CALL_DURATION"])
-    assert record.raw_payload == item
+    # The item as listed, but the recording URL's access key is not kept outside ``recording_url``.
+    assert record.raw_payload == {
+        **item,
+        "CALL_RECORD_URL": item["CALL_RECORD_URL"].replace(fake_b24.access_key, "***"),
+    }
+    assert record.recording_url == item["CALL_RECORD_URL"]
     outbound = CallRecord.objects.get(call_id=fake_b24.items[0]["CALL_ID"])
     assert (outbound.direction, outbound.from_number) == ("outbound", "+74950000000")
 

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake_b24():
-    """Ten calls a day, so yesterday always has recordings."""
-    with FakeBitrix24(calls=600, rate=0) as fake:
+def fake_b24(request):
+    """Ten calls a day, so yesterday always has recordings (or ``calls`` over 60 days, parametrized)."""
+    with FakeBitrix24(calls=getattr(request, "param", 600), rate=0) as fake:
         yield fake
 
 
@@ -45,7 +45,9 @@ def test_ping_reports_yesterdays_calls_and_a_recording_example(b24_config, fake_
     assert lines[0] == f"Bitrix24 Voximplant statistics for {yesterday}T00:00:00Z – {yesterday}T23:59:59Z"
     assert lines[1] == f"calls_total: {len(expected)}"
     assert lines[2] == f"calls_with_recording: {sum(1 for i in expected if i['CALL_RECORD_URL'])}"
-    assert lines[3].startswith(f"recording_url (example): {fake_b24.base_url}/recordings/")
+    assert lines[3].startswith(f"recording_url (example): {fake_b24.base_url}/disk/downloadFile/")
+    assert lines[3].endswith("&auth=***")
+    assert fake_b24.access_key not in out
     query = fake_b24.requests[0].query
     assert query["FILTER[>=CALL_START_DATE]"] == f"{yesterday}T00:00:00+00:00"
 

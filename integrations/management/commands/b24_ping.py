@@ -47,6 +47,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Bitrix24 Voximplant statistics for {_z(date_from)} – {_z(date_to)}")
         self.stdout.write(f"calls_total: {page.total if page.total is not None else len(page.items)}")
         self.stdout.write(f"calls_with_recording: {len(recorded)}")
+        # A recording URL carries the portal's access key (auth=…): the example is masked like any URL.
         example = client.mask(recorded[0]) if recorded else NO_RECORDING
         self.stdout.write(f"recording_url (example): {example}")
 
