@@ -52,6 +52,28 @@ def test_ping_reports_yesterdays_calls_and_a_recording_example(b24_config, fake_
     assert query["FILTER[>=CALL_START_DATE]"] == f"{yesterday}T00:00:00+00:00"
 
 
+@pytest.mark.parametrize("fake_b24", [12_000], indirect=True)  # 200 calls a day: four pages
+def test_ping_takes_the_total_from_the_portal_and_says_recordings_are_counted_on_one_page(b24_config, fake_b24):
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    expected = [
+        item
+        for item in fake_b24.items
+        if datetime.fromisoformat(item["CALL_START_DATE"]).astimezone(UTC).date() == yesterday
+    ]
+    first_page = expected[:50]
+
+    code, out, err = ping()
+
+    assert code == 0, err
+    assert len(expected) > 50
+    lines = out.splitlines()
+    assert lines[1] == f"calls_total: {len(expected)}"
+    recorded = sum(1 for item in first_page if item["CALL_RECORD_URL"])
+    assert lines[2] == (
+        f"calls_with_recording: {recorded} (из первых 50 звонков: проверка читает одну страницу из {len(expected)} звонков)"
+    )
+
+
 def test_ping_without_recordings_says_how_to_enable_them(b24_config, fake_b24):
     for item in fake_b24.items:
         item["CALL_RECORD_URL"] = ""
