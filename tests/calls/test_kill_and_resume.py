@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,39 @@ def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     with_recording = sum(1 for item in fake.items if item.get("CALL_RECORD_URL") or item.get("RECORD_FILE_ID"))
     assert len(recorded) == with_recording
     assert recorded <= stored
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(export_env, tmp_path):
+    env, database, _storage, _fake = export_env
+    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8"}
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "call_export", "--from", "2000-01-01", "--to", "2100-01-01"],
+            cwd=settings.BASE_DIR,
+            env=slow,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "download: " not in stdout.read_text():
+                assert process.poll() is None, stderr.read_text()
+                time.sleep(0.1)
+            assert "download: " in stdout.read_text(), "the downloads never started"
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    (run_id,) = query(database, "SELECT run_id FROM calls_callexport")[0]
+    run_id = str(uuid.UUID(run_id))
+    assert code == 130
+    assert stderr.read_text().splitlines() == [
+        f"Interrupted; continue the run with: manage.py call_export --resume {run_id}"
+    ]
+    resumed = manage("call_export", "--resume", run_id, env={**env, "B24_RATE_LIMIT_RPS": "0"})
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert query(database, "SELECT status FROM calls_callexport")[0][0] == "completed"

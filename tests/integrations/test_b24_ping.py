@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from tests.fakes.bitrix24 import FakeBitrix24
 
@@ -62,7 +63,8 @@ def test_ping_takes_the_total_from_the_portal_and_says_recordings_are_counted_on
     ]
     first_page = expected[:50]
 
-    code, out, err = ping()
+    with translation.override("en"):  # as manage.py runs commands
+        code, out, err = ping()
 
     assert code == 0, err
     assert len(expected) > 50
@@ -70,7 +72,7 @@ def test_ping_takes_the_total_from_the_portal_and_says_recordings_are_counted_on
     assert lines[1] == f"calls_total: {len(expected)}"
     recorded = sum(1 for item in first_page if item["CALL_RECORD_URL"])
     assert lines[2] == (
-        f"calls_with_recording: {recorded} (из первых 50 звонков: проверка читает одну страницу из {len(expected)} звонков)"
+        f"calls_with_recording: {recorded} (of the first 50 calls: the ping reads one page of {len(expected)} calls)"
     )
 
 
