@@ -166,6 +166,7 @@ class Bitrix24Client:
         user_id: str,
         token: str,
         policy: OutboundPolicy,
+        download_policy: OutboundPolicy | None = None,
         timeout: float = 30.0,
         use_batch: bool = True,
         session: requests.Session | None = None,
@@ -174,6 +175,7 @@ class Bitrix24Client:
         self.user_id = str(user_id).strip()
         self.token = token.strip()
         self.policy = policy
+        self.download_policy = download_policy or policy
         self.timeout = timeout
         self.use_batch = use_batch
         self.batch_size = BatchSize()
@@ -393,10 +395,20 @@ class Bitrix24Client:
     def open_recording(self, url: str, *, context: RequestContext) -> requests.Response:
         """A streamed GET of a recording (B24-12), retried like any request except 403/404.
 
-        The caller owns the response and must close it (use it as a context
-        manager).  Connect and per-chunk read timeouts are ``timeout``.
+        It goes through :attr:`download_policy`: file downloads have their own
+        limiter (``B24_DOWNLOAD_RATE_RPS``), so they neither wait behind nor
+        use up the REST methods' budget.  The caller owns the response and must
+        close it (use it as a context manager).  Connect and per-chunk read
+        timeouts are ``timeout``.
         """
-        response, _ = self._send("GET", url, context=context, stream=True)
+        masked = self.mask(url)
+        response, _ = self._through_policy(
+            lambda: self._attempt("GET", url, masked, True, {}),
+            masked,
+            context,
+            stream=True,
+            policy=self.download_policy,
+        )
         return response
 
     # Core request loop ------------------------------------------------
@@ -414,27 +426,26 @@ class Bitrix24Client:
 
         Raises :class:`Bitrix24Unavailable` without a request while the circuit is open.
         """
-        _, payload = self._send(http_method, self.method_url(method), context=context, params=params, json=json_body)
+        url = self.method_url(method)
+        masked = self.mask(url)
+        request = {"params": params, "json": json_body}
+        _, payload = self._through_policy(
+            lambda: self._attempt(http_method, url, masked, False, request), masked, context, stream=False
+        )
         return payload
 
-    def _send(
+    def _through_policy(
         self,
-        http_method: str,
-        url: str,
-        *,
+        attempt: Callable[[], T],
+        masked: str,
         context: RequestContext,
-        stream: bool = False,
-        **request: Any,
-    ) -> tuple[requests.Response, dict[str, Any]]:
-        """One request through the outbound policy: circuit breaker, limiter, retries, metrics, audit."""
-        masked = self.mask(url)
-        return self._through_policy(
-            lambda: self._attempt(http_method, url, masked, stream, request), masked, context, stream=stream
-        )
-
-    def _through_policy(self, attempt: Callable[[], T], masked: str, context: RequestContext, *, stream: bool) -> T:
+        *,
+        stream: bool,
+        policy: OutboundPolicy | None = None,
+    ) -> T:
+        """One request (``attempt``) through an outbound policy: circuit breaker, limiter, retries, metrics, audit."""
         log_fields = {"call_id": context.call_id, "record_id": context.record_id} if context.call_id is not None else {}
-        return self.policy.call(
+        return (policy or self.policy).call(
             attempt,
             endpoint=masked,
             event=context.event,

@@ -211,15 +211,16 @@ def test_a_storage_failure_is_a_storage_error(listed, fake_b24, storage_dir):
     assert (outcome.status, outcome.error_code) == ("error", "storage_error")
 
 
-def test_downloads_count_against_the_rate_limit(listed, fake_b24, settings):
+def test_downloads_count_against_the_download_rate_limit_not_the_rest_one(listed, fake_b24, settings):
     import dataclasses
 
-    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, b24_rate_limit_rps=1000)
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, b24_rate_limit_rps=1000, b24_download_rate_rps=1000)
     from integrations.models import TokenBucket
 
     download(record_of(fake_b24, 0))
 
-    assert TokenBucket.objects.filter(value__startswith="b24:").exists()
+    assert TokenBucket.objects.filter(value__startswith="b24-download:").exists()
+    assert not TokenBucket.objects.filter(value__startswith="b24:").exists()
 
 
 def test_keys_follow_the_layout_and_fall_back_to_hashes():

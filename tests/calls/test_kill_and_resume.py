@@ -42,7 +42,8 @@ def export_env(tmp_path):
 
 def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     env, database, storage, fake = export_env
-    slow = {**env, "B24_RATE_LIMIT_RPS": "8"}  # slow enough to be killed half-way through the downloads
+    # Slow enough to be killed half-way through the downloads.
+    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "call_export", "--from", "2000-01-01", "--to", "2100-01-01"],
         cwd=settings.BASE_DIR,
@@ -71,7 +72,9 @@ def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     pending_before = query(database, "SELECT count(*) FROM calls_callrecord WHERE status IN ('pending', 'downloading')")
     assert pending_before[0][0] > 0, "the kill left nothing to resume"
 
-    resumed = manage("call_export", "--resume", str(run_id), env={**env, "B24_RATE_LIMIT_RPS": "0"})
+    resumed = manage(
+        "call_export", "--resume", str(run_id), env={**env, "B24_RATE_LIMIT_RPS": "0", "B24_DOWNLOAD_RATE_RPS": "0"}
+    )
 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert query(database, "SELECT count(*), count(DISTINCT call_id) FROM calls_callrecord")[0] == (CALLS, CALLS)
@@ -120,6 +123,8 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(export_env
     assert stderr.read_text().splitlines() == [
         f"Interrupted; continue the run with: manage.py call_export --resume {run_id}"
     ]
-    resumed = manage("call_export", "--resume", run_id, env={**env, "B24_RATE_LIMIT_RPS": "0"})
+    resumed = manage(
+        "call_export", "--resume", run_id, env={**env, "B24_RATE_LIMIT_RPS": "0", "B24_DOWNLOAD_RATE_RPS": "0"}
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert query(database, "SELECT status FROM calls_callexport")[0][0] == "completed"
