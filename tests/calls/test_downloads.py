@@ -69,6 +69,8 @@ def test_a_download_leaves_records_downloaded_when_stt_is_enabled(listed, fake_b
     # Its transcription job exists from the same transaction on (CALL-16).
     job = TranscriptionJob.objects.get(call_record=record)
     assert (job.status, job.engine, job.attempts) == ("queued", "openai-whisper", 0)
+    # The job shows the URL (admin, dead-letter API) with its access key masked.
+    assert job.recording_url == record.recording_url.replace(fake_b24.access_key, "***")
 
 
 def test_a_recording_over_the_duration_limit_is_skipped_without_a_job(listed, fake_b24, settings):
