@@ -153,9 +153,11 @@ def outbound_policy(
 
 
 class Bitrix24Client:
-    """Inbound-webhook client: URL building, answers and typed errors; every request goes through ``policy``.
+    """Inbound-webhook client: URL building, answers and typed errors; every request goes through a policy.
 
-    The policy (:func:`outbound_policy`) owns throttling, retries, the circuit
+    REST methods go through ``policy``, recording downloads through
+    ``download_policy`` (its own limiter; the same policy when none is given).
+    A policy (:func:`outbound_policy`) owns throttling, retries, the circuit
     breaker, the failure metric and the integration-log rows.
     """
 
