@@ -50,8 +50,12 @@ DOWNLOAD_CHUNK_BYTES = 64 * 1024
 DOWNLOAD_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=60))
 # A record left in ``downloading`` this long belonged to a process that died.
 STALE_AFTER = timedelta(minutes=30)
-# CALL-17: downloads of one run in flight at once, whatever the number of worker processes.
-MAX_PARALLEL_DOWNLOADS = 4
+
+
+def download_concurrency() -> int:
+    """CALL-17: downloads of one run in flight at once, whatever the number of worker processes
+    (``B24_DOWNLOAD_CONCURRENCY``)."""
+    return settings.APP_CONFIG.b24_download_concurrency
 
 
 def client_for_run(run: CallExport) -> Bitrix24Client:
@@ -118,7 +122,7 @@ def retry_due(now: datetime) -> Q:
 
 def download_slots_free(run: CallExport) -> int:
     """How many more records of the run may start downloading now (CALL-17)."""
-    return max(0, MAX_PARALLEL_DOWNLOADS - run.records.filter(status=S.DOWNLOADING).count())
+    return max(0, download_concurrency() - run.records.filter(status=S.DOWNLOADING).count())
 
 
 def next_download(*, record_id: int) -> int | None:
@@ -135,7 +139,7 @@ def next_download(*, record_id: int) -> int | None:
 
 
 def _claim_download(record: CallRecord) -> bool:
-    """Move the record to ``downloading`` while fewer than ``MAX_PARALLEL_DOWNLOADS`` of its run are (CALL-17).
+    """Move the record to ``downloading`` while fewer than :func:`download_concurrency` of its run are (CALL-17).
 
     The run row is locked first, so concurrent claims of one run from any
     worker process queue up and each counts the claims committed before it
@@ -145,7 +149,7 @@ def _claim_download(record: CallRecord) -> bool:
     now = timezone.now()
     with transaction.atomic():
         CallExport.objects.select_for_update().values_list("pk", flat=True).get(pk=record.run_id)
-        if CallRecord.objects.filter(run_id=record.run_id, status=S.DOWNLOADING).count() >= MAX_PARALLEL_DOWNLOADS:
+        if CallRecord.objects.filter(run_id=record.run_id, status=S.DOWNLOADING).count() >= download_concurrency():
             return False
         return RECORD_TRANSITIONS.move(
             CallRecord,

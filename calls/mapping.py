@@ -9,6 +9,7 @@ from typing import Any
 
 from calls.models import CallDirection
 from integrations.bitrix24 import recording_url_of
+from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
 
@@ -85,5 +86,7 @@ def record_fields(item: dict[str, Any]) -> dict[str, Any]:
         "call_started_at": parse_started_at(item.get("CALL_START_DATE")),
         "duration_sec": listed_duration_sec(item),
         "recording_url": recording_url_of(item),
-        "raw_payload": item,
+        # The item as Bitrix24 sent it, for reading in the admin; its recording URL's access key stays only in
+        # ``recording_url``, which the download needs.
+        "raw_payload": {key: masked_url(value) if isinstance(value, str) else value for key, value in item.items()},
     }

@@ -11,7 +11,7 @@ streamed download holds one batch in memory whatever the period's size.
   string with two decimals, ``retry_count`` an integer, ``has_text`` a boolean.
 * Masking (EXP-03): with ``PII_MASKING_ENABLED``, unless the reader may see
   unmasked data, ``from``/``to`` keep two characters and ``***`` and the
-  recording URL loses its query string (where Bitrix24 puts the access key).
+  recording URL loses its query string; the access key in it (``auth=…``) is masked for every reader.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from calls.models import RegistryDownload
 from calls.selectors import registry_values
-from mastermobile.observability.logging import mask_phone
+from mastermobile.observability.logging import mask_phone, masked_url
 
 REGISTRY_COLUMNS = (
     "run_id",
@@ -104,6 +104,8 @@ def registry_row(values: tuple[Any, ...], form: RegistryFormat) -> dict[str, Any
         attempts,
         checksum,
     ) = values
+    # The access key of a recording URL (auth=…) is a credential, not personal data: masked for every reader.
+    recording_url = masked_url(recording_url) if recording_url else recording_url
     if form.mask_pii:
         from_number, to_number = mask_phone(from_number), mask_phone(to_number)
         recording_url = _without_query(recording_url)

@@ -58,7 +58,7 @@ def list_calls(run_id: str) -> None:
 def download_recording(record_id: int) -> str:
     """One download attempt, then the run's next pending or due record gets the slot.
 
-    So at most ``MAX_PARALLEL_DOWNLOADS`` tasks of a run keep the downloads
+    So at most ``B24_DOWNLOAD_CONCURRENCY`` tasks of a run keep the downloads
     flowing; failed records are retried after 1, 5, 15 and 60 minutes.
     """
     outcome = downloads.record_download(record_id=record_id)

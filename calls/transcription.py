@@ -57,7 +57,7 @@ from integrations.stt import (
     transcribe_recording,
     transcriber_for_engine,
 )
-from mastermobile.observability.logging import Redactor
+from mastermobile.observability.logging import Redactor, masked_url
 from mastermobile.observability.metrics import (
     CALL_EXPORT_COST,
     CALL_EXPORT_RETRY,
@@ -115,7 +115,8 @@ def job_enqueue(record: CallRecord) -> TranscriptionJob:
         defaults={
             "call_record": record,
             "call_id": record.call_id,
-            "recording_url": record.recording_url or "",
+            # Shown in the admin and the dead-letter API: the access key stays with the record, which downloads.
+            "recording_url": masked_url(record.recording_url or ""),
             "engine": engine,
             "language": str(record.run.options.get("language_override") or ""),
         },

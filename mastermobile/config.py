@@ -86,6 +86,8 @@ class AppConfig:
     b24_backoff_seconds: float
     b24_max_attempts: int
     b24_use_batch: bool
+    b24_download_rate_rps: float
+    b24_download_concurrency: int
     b24_inbound_webhook_secret: str = field(metadata=SECRET)
     export_low_rate_mode: bool
     request_timeout_s: float
@@ -412,6 +414,9 @@ def load_config(environ_map: Mapping[str, str]) -> AppConfig:
         b24_backoff_seconds=read.float("B24_BACKOFF_SECONDS", 5.0, minimum=0),
         b24_max_attempts=read.int("B24_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
         b24_use_batch=read.bool("B24_USE_BATCH", True),
+        # Recording downloads are file GETs, not REST methods: their own budget (docs/decisions.md).
+        b24_download_rate_rps=read.float("B24_DOWNLOAD_RATE_RPS", 20.0, minimum=0),
+        b24_download_concurrency=read.int("B24_DOWNLOAD_CONCURRENCY", 4, minimum=1, maximum=32),
         # BX-02: empty switches the inbound task-event webhook off (every call answers 401).
         b24_inbound_webhook_secret=read.str("B24_INBOUND_WEBHOOK_SECRET"),
         export_low_rate_mode=read.bool("EXPORT_LOW_RATE_MODE", False),

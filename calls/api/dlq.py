@@ -23,10 +23,18 @@ from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import problem_responses
 from mastermobile.api.serializers import StrictSerializer
 from mastermobile.observability.context import current_request_id
+from mastermobile.observability.logging import masked_url
 
 DLQ_ROLES = {"admin"}
 DLQ_PERMISSION = "calls.change_transcriptionjob"
 ENTRY_ID_PARAMETER = OpenApiParameter("entry_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+class MaskedURLField(serializers.CharField):
+    """A URL as the API shows it: credentials in it (a recording's ``auth=`` access key) as ``***``."""
+
+    def to_representation(self, value):
+        return masked_url(super().to_representation(value))
 
 
 class DeadLetterJobSerializer(serializers.Serializer):
@@ -34,7 +42,7 @@ class DeadLetterJobSerializer(serializers.Serializer):
 
     record_id = serializers.IntegerField(source="call_record_id", allow_null=True)
     call_id = serializers.CharField()
-    recording_url = serializers.CharField(allow_blank=True)
+    recording_url = MaskedURLField(allow_blank=True)
     engine = serializers.CharField()
     language = serializers.CharField(allow_blank=True)
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import requests
@@ -40,8 +40,10 @@ from integrations.bitrix24.responses import (
 )
 from integrations.circuitbreaker import CircuitBreaker
 from integrations.outbound import Backoff, Limiter, OutboundPolicy
+from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LIST_METHOD = "voximplant.statistic.get"
 DISK_FILE_METHOD = "disk.file.get"
@@ -52,6 +54,8 @@ TASK_COMPLETE_METHOD = "tasks.task.complete"
 TASK_LIST_METHOD = "tasks.task.list"
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
+# Successful batches in a row after which a halved batch size doubles again.
+BATCH_GROW_AFTER = 3
 MAX_RETRY_WAIT_SECONDS = 120.0
 OPERATION_TIME_LIMIT_WAIT_SECONDS = 600.0
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
@@ -84,6 +88,30 @@ class RequestContext:
 
 LISTING = RequestContext()
 TASKS = RequestContext(stage="task", event="bitrix24.task")
+
+
+@dataclass
+class BatchSize:
+    """How many listing pages the next ``batch`` asks for: halved when one is too slow, grown back after successes.
+
+    A large portal runs the commands of a batch one after the other, so a
+    50-page batch can take longer than the read timeout; the same batch sent
+    again would time out again.  A timeout or a 5xx answer halves the size
+    (50 → 25 → 12 → 6 → 3 → 1) for the next attempt; :data:`BATCH_GROW_AFTER`
+    successes in a row double it, up to :data:`BATCH_LIMIT`.  Rate-limit
+    answers leave it alone: smaller batches would only mean more requests.
+    """
+
+    current: int = BATCH_LIMIT
+    successes: int = 0
+
+    def shrink(self) -> None:
+        self.current, self.successes = max(1, self.current // 2), 0
+
+    def grow(self) -> None:
+        self.successes += 1
+        if self.current < BATCH_LIMIT and self.successes >= BATCH_GROW_AFTER:
+            self.current, self.successes = min(BATCH_LIMIT, self.current * 2), 0
 
 
 @dataclass(frozen=True)
@@ -125,9 +153,11 @@ def outbound_policy(
 
 
 class Bitrix24Client:
-    """Inbound-webhook client: URL building, answers and typed errors; every request goes through ``policy``.
+    """Inbound-webhook client: URL building, answers and typed errors; every request goes through a policy.
 
-    The policy (:func:`outbound_policy`) owns throttling, retries, the circuit
+    REST methods go through ``policy``, recording downloads through
+    ``download_policy`` (its own limiter; the same policy when none is given).
+    A policy (:func:`outbound_policy`) owns throttling, retries, the circuit
     breaker, the failure metric and the integration-log rows.
     """
 
@@ -138,6 +168,7 @@ class Bitrix24Client:
         user_id: str,
         token: str,
         policy: OutboundPolicy,
+        download_policy: OutboundPolicy | None = None,
         timeout: float = 30.0,
         use_batch: bool = True,
         session: requests.Session | None = None,
@@ -146,8 +177,10 @@ class Bitrix24Client:
         self.user_id = str(user_id).strip()
         self.token = token.strip()
         self.policy = policy
+        self.download_policy = download_policy or policy
         self.timeout = timeout
         self.use_batch = use_batch
+        self.batch_size = BatchSize()
         self.session = session or requests.Session()
 
     @property
@@ -165,10 +198,14 @@ class Bitrix24Client:
         return f"{self.base_url}/rest/{self.user_id}/{self.token}/{method}.json"
 
     def mask(self, text: str) -> str:
-        """Replace the webhook token with ``***`` (B24-02)."""
+        """The webhook token, wherever it appears, and every credential in a URL as ``***`` (B24-02).
+
+        Recording and Disk download URLs carry the portal's access key as
+        ``auth=``; :func:`~mastermobile.observability.logging.masked_url` hides it.
+        """
         if self.token and text:
             text = text.replace(self.token, "***")
-        return text
+        return masked_url(text)
 
     @property
     def portal_host(self) -> str:
@@ -236,11 +273,21 @@ class Bitrix24Client:
         return page_from(start, payload.get("result"), payload.get("next"), payload.get("total"))
 
     def fetch_pages_batched(self, params: dict[str, str], offsets: list[int]) -> list[CallPage]:
-        """Up to 50 listing pages in one ``batch`` request; failed commands are fetched one by one."""
-        commands = {f"p{offset}": f"{LIST_METHOD}?{urlencode({**params, 'start': offset})}" for offset in offsets}
-        result = self.batch(commands)
+        """The first :class:`BatchSize` of ``offsets`` in one ``batch`` request; failed commands are fetched one by one.
+
+        Each attempt asks for as many pages as :attr:`batch_size` allows at that
+        moment, so a retry after a timeout asks for half as many; the pages
+        returned are those of the attempt that succeeded, in order.
+        """
+        sent: list[int] = []
+
+        def commands() -> dict[str, str]:
+            sent[:] = offsets[: self.batch_size.current]
+            return {f"p{offset}": f"{LIST_METHOD}?{urlencode({**params, 'start': offset})}" for offset in sent}
+
+        result = self._adaptive_batch(commands)
         pages: list[CallPage] = []
-        for offset in offsets:
+        for offset in sent:
             key = f"p{offset}"
             if key in result.errors or key not in result.results:
                 page = self.fetch_page(params, offset)
@@ -263,10 +310,39 @@ class Bitrix24Client:
         if len(commands) > BATCH_LIMIT:
             raise ValueError(f"batch accepts at most {BATCH_LIMIT} commands")
         payload = self.call(BATCH_METHOD, json_body={"halt": 0, "cmd": commands}, http_method="POST")
-        body = payload.get("result")
-        if not isinstance(body, dict):
-            raise Bitrix24PayloadError("Unexpected Bitrix24 payload: batch without result")
-        return batch_result_from(body)
+        return _batch_body(payload)
+
+    def _adaptive_batch(self, commands: Callable[[], dict[str, str]]) -> BatchResult:
+        """``batch`` whose commands are built anew for every attempt, the :class:`BatchSize` told how each went."""
+        url = self.method_url(BATCH_METHOD)
+        masked = self.mask(url)
+
+        def attempt() -> dict[str, Any]:
+            request = {"json": {"halt": 0, "cmd": commands()}}
+            try:
+                _, payload = self._attempt("POST", url, masked, False, request)
+            except Bitrix24Error as error:
+                if error.retryable and not error.rate_limited and (error.status_code or 500) >= 500:
+                    self._shrink_batch(error)
+                raise
+            self.batch_size.grow()
+            return payload
+
+        return _batch_body(self._through_policy(attempt, masked, LISTING, stream=False))
+
+    def _shrink_batch(self, error: Bitrix24Error) -> None:
+        before = self.batch_size.current
+        self.batch_size.shrink()
+        logger.warning(
+            "call_export.fetch_calls batch_shrunk",
+            extra={
+                "event": "call_export.fetch_calls",
+                "stage": "batch_shrunk",
+                "error_code": error.error_code,
+                "batch_size_before": before,
+                "batch_size": self.batch_size.current,
+            },
+        )
 
     def disk_download_url(self, file_id: str, *, context: RequestContext = LISTING) -> str:
         """``DOWNLOAD_URL`` of a Bitrix24 Disk file (``disk.file.get``, scope ``disk``)."""
@@ -321,10 +397,20 @@ class Bitrix24Client:
     def open_recording(self, url: str, *, context: RequestContext) -> requests.Response:
         """A streamed GET of a recording (B24-12), retried like any request except 403/404.
 
-        The caller owns the response and must close it (use it as a context
-        manager).  Connect and per-chunk read timeouts are ``timeout``.
+        It goes through :attr:`download_policy`: file downloads have their own
+        limiter (``B24_DOWNLOAD_RATE_RPS``), so they neither wait behind nor
+        use up the REST methods' budget.  The caller owns the response and must
+        close it (use it as a context manager).  Connect and per-chunk read
+        timeouts are ``timeout``.
         """
-        response, _ = self._send("GET", url, context=context, stream=True)
+        masked = self.mask(url)
+        response, _ = self._through_policy(
+            lambda: self._attempt("GET", url, masked, True, {}),
+            masked,
+            context,
+            stream=True,
+            policy=self.download_policy,
+        )
         return response
 
     # Core request loop ------------------------------------------------
@@ -342,23 +428,27 @@ class Bitrix24Client:
 
         Raises :class:`Bitrix24Unavailable` without a request while the circuit is open.
         """
-        _, payload = self._send(http_method, self.method_url(method), context=context, params=params, json=json_body)
+        url = self.method_url(method)
+        masked = self.mask(url)
+        request = {"params": params, "json": json_body}
+        _, payload = self._through_policy(
+            lambda: self._attempt(http_method, url, masked, False, request), masked, context, stream=False
+        )
         return payload
 
-    def _send(
+    def _through_policy(
         self,
-        http_method: str,
-        url: str,
-        *,
+        attempt: Callable[[], T],
+        masked: str,
         context: RequestContext,
-        stream: bool = False,
-        **request: Any,
-    ) -> tuple[requests.Response, dict[str, Any]]:
-        """One request through the outbound policy: circuit breaker, limiter, retries, metrics, audit."""
-        masked = self.mask(url)
+        *,
+        stream: bool,
+        policy: OutboundPolicy | None = None,
+    ) -> T:
+        """One request (``attempt``) through an outbound policy: circuit breaker, limiter, retries, metrics, audit."""
         log_fields = {"call_id": context.call_id, "record_id": context.record_id} if context.call_id is not None else {}
-        return self.policy.call(
-            lambda: self._attempt(http_method, url, masked, stream, request),
+        return (policy or self.policy).call(
+            attempt,
             endpoint=masked,
             event=context.event,
             retry_stage=context.stage,
@@ -377,7 +467,7 @@ class Bitrix24Client:
             )
         except requests.Timeout:
             error: Bitrix24Error = Bitrix24TransportError(
-                f"Bitrix24 request timed out: {masked}", url=masked, timeout=True
+                f"Bitrix24 request timed out after {self.timeout:g} s: {masked}", url=masked, timeout=True
             )
         except requests.RequestException as exc:
             error = Bitrix24TransportError(f"Bitrix24 request failed ({exc.__class__.__name__}): {masked}", url=masked)
@@ -392,3 +482,10 @@ class Bitrix24Client:
             return response, payload
         # Raised outside the except clauses: the requests exception, whose text carries the raw URL, is not chained.
         raise error
+
+
+def _batch_body(payload: dict[str, Any]) -> BatchResult:
+    body = payload.get("result")
+    if not isinstance(body, dict):
+        raise Bitrix24PayloadError("Unexpected Bitrix24 payload: batch without result")
+    return batch_result_from(body)

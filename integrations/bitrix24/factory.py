@@ -23,10 +23,13 @@ def client_from_config(config: AppConfig, **overrides: Any) -> Bitrix24Client:
     """The one factory: a client built from an explicit :class:`AppConfig`.
 
     ``overrides`` (``correlation_id``, ``sleep``, ``session``, ``audit``,
-    ``limiter``, ``breaker``, ``max_attempts``…) replace what the
-    configuration says, for the client or its outbound policy.  The rate
-    limit and the circuit breaker are keyed by portal host, so every client of
-    one portal, in any process, shares them.
+    ``limiter``, ``download_limiter``, ``breaker``, ``max_attempts``…) replace
+    what the configuration says, for the client or its outbound policies.  The
+    rate limits and the circuit breaker are keyed by portal host, so every
+    client of one portal, in any process, shares them.  REST methods and
+    recording downloads have a limiter each (``B24_RATE_LIMIT_RPS``,
+    ``B24_DOWNLOAD_RATE_RPS``) and share the breaker: a portal that fails is
+    unwell for both.
     """
     base_url = normalise_base_url(config.b24_base_url)
     key = f"b24:{urlsplit(base_url).netloc}"
@@ -47,11 +50,21 @@ def client_from_config(config: AppConfig, **overrides: Any) -> Bitrix24Client:
             sleep=sleep,
         ),
     )
+    download_limiter = overrides.pop(
+        "download_limiter",
+        RateLimiter(
+            key=f"b24-download:{urlsplit(base_url).netloc}",
+            rate=config.b24_download_rate_rps,
+            low_rate_mode=config.export_low_rate_mode,
+            sleep=sleep,
+        ),
+    )
     options: dict[str, Any] = {
         "base_url": base_url,
         "user_id": config.b24_webhook_user_id,
         "token": config.b24_webhook_token,
         "policy": outbound_policy(limiter=limiter, **policy_options),
+        "download_policy": outbound_policy(limiter=download_limiter, **policy_options),
         "timeout": config.request_timeout_s,
         "use_batch": config.b24_use_batch,
     }

@@ -9,15 +9,35 @@ import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
 from mastermobile.observability.context import idempotency_key_var, request_id_var, user_role_var
 
 
-def masked_url(url: str) -> str:
-    """``url`` with the password of its user part as ``***``: base and proxy URLs may carry credentials."""
-    password = urlsplit(url).password
-    return url.replace(password, "***") if password else url
+def masked_url(text: str) -> str:
+    """``text`` — one URL, or a message, body or exported value holding URLs — with every credential a URL carries as ``***``.
+
+    The one masking rule for URLs, used by logs, ``error_message`` columns,
+    command output, the admin and exports: the password of a user part
+    (base and proxy URLs), the Bitrix24 webhook token in ``/rest/<user>/<token>/``
+    and the value of every query parameter that names a credential
+    (``auth``, ``access_token``, ``key``, ``signature``…, see
+    :func:`is_secret_parameter`).  Bitrix24 recording and Disk download URLs
+    carry an access key as ``&auth=<key>``, which is why the query counts as
+    much as the path.  Everything else is kept, so a masked URL still says
+    which file and which method it was.
+    """
+    if not text or ("=" not in text and "@" not in text and "/rest/" not in text):
+        # Nothing here can carry a credential; most log fields and listing values end here, unscanned.
+        return text
+    text = _USERINFO.sub(r"\1***@", text)
+    text = _B24_WEBHOOK.sub(r"\1***", text)
+    return _QUERY_PARAMETER.sub(_mask_query_parameter, text)
+
+
+def _mask_query_parameter(match: re.Match[str]) -> str:
+    name = unquote_plus(match.group(2))
+    return f"{match.group(1)}***" if match.group(3) and is_secret_parameter(name) else match.group(0)
 
 
 # Attributes every LogRecord has; anything else was passed through `extra=`.
@@ -54,6 +74,11 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+")
 # Bitrix24 webhook URLs carry the token in the path: /rest/<user>/<token>/method
 _B24_WEBHOOK = re.compile(r"(/rest/\d+/)([^/\s?]+)")
+# user:password@ after a scheme, in a URL or anywhere in a message.
+_USERINFO = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+# ?name=value / &name=value (also &amp; in HTML and ; separators); the value ends where a query value
+# can (&, #, whitespace) or where a message usually closes around a URL (quotes, brackets, <>).
+_QUERY_PARAMETER = re.compile(r"([?&;]([A-Za-z0-9_.~%\[\]-]+)=)([^&#;\s'\"<>()\[\]]*)")
 
 
 def mask_phone(value: str) -> str:
@@ -92,7 +117,7 @@ class Redactor:
                 value = value.replace(secret, "***")
         value = _BEARER.sub(r"\1 ***", value)
         value = _JWT.sub("***", value)
-        value = _B24_WEBHOOK.sub(r"\1***", value)
+        value = masked_url(value)
         if self.mask_pii:
             value = _EMAIL.sub(mask_email, value)
             value = _PHONE.sub(_mask_phone_match, value)

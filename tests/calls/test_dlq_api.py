@@ -69,6 +69,21 @@ def test_the_list_shows_dead_letters_newest_first(client_for):
     assert (first["status_code"], first["error_code"], body["total_items"]) == (400, "http_400", 2)
 
 
+def test_the_list_masks_the_access_key_of_a_recording_url(client_for):
+    entry = dead_letter(3)
+    TranscriptionJob.objects.filter(pk=entry.pk).update(
+        recording_url="https://portal.example/disk/downloadFile/3/?ncc=1&filename=3.mp3&auth=secret-access-key"
+    )
+
+    response = client_for("admin").get("/api/v1/admin/stt/dlq")
+
+    assert response.status_code == 200
+    assert response.json()["items"][0]["job"]["recording_url"] == (
+        "https://portal.example/disk/downloadFile/3/?ncc=1&filename=3.mp3&auth=***"
+    )
+    assert "secret-access-key" not in response.content.decode()
+
+
 def test_requeue_answers_the_entry_and_puts_the_job_back(client_for, django_capture_on_commit_callbacks):
     entry = dead_letter()
 

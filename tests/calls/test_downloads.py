@@ -69,6 +69,8 @@ def test_a_download_leaves_records_downloaded_when_stt_is_enabled(listed, fake_b
     # Its transcription job exists from the same transaction on (CALL-16).
     job = TranscriptionJob.objects.get(call_record=record)
     assert (job.status, job.engine, job.attempts) == ("queued", "openai-whisper", 0)
+    # The job shows the URL (admin, dead-letter API) with its access key masked.
+    assert job.recording_url == record.recording_url.replace(fake_b24.access_key, "***")
 
 
 def test_a_recording_over_the_duration_limit_is_skipped_without_a_job(listed, fake_b24, settings):
@@ -108,7 +110,7 @@ def test_a_missing_recording_is_retried_across_attempts_then_marked_missing_audi
 
     assert [o.status for o in outcomes] == ["error"] * 4 + ["missing_audio"]
     assert {o.error_code for o in outcomes} == {f"http_{status}"}
-    assert fake_b24.count("recording", path_contains=record.call_id) == 5  # never retried inside an attempt
+    assert fake_b24.count("recording", path_contains=record.record_id) == 5  # never retried inside an attempt
     record.refresh_from_db()
     assert record.is_final and record.download_attempts == 5
     assert download(record).status == "missing_audio"
@@ -134,7 +136,7 @@ def test_server_errors_are_retried_within_the_attempt(listed, fake_b24):
     outcome = download(record)
 
     assert outcome.status == "skipped"
-    assert fake_b24.count("recording", path_contains=record.call_id) == 3
+    assert fake_b24.count("recording", path_contains=record.record_id) == 3
 
 
 def test_five_failed_attempts_for_other_reasons_end_in_max_attempts(listed, fake_b24):
@@ -189,7 +191,7 @@ def test_a_call_without_a_recording_is_skipped_at_listing(listed, fake_b24):
 
     assert (record.status, record.error_code) == ("skipped", "no_recording")
     assert download(record).error_code == "no_recording"
-    assert fake_b24.count("recording", path_contains=record.call_id) == 0
+    assert fake_b24.count("recording") == 0
 
 
 def test_an_authentication_failure_fails_the_run(listed, fake_b24):
@@ -211,15 +213,16 @@ def test_a_storage_failure_is_a_storage_error(listed, fake_b24, storage_dir):
     assert (outcome.status, outcome.error_code) == ("error", "storage_error")
 
 
-def test_downloads_count_against_the_rate_limit(listed, fake_b24, settings):
+def test_downloads_count_against_the_download_rate_limit_not_the_rest_one(listed, fake_b24, settings):
     import dataclasses
 
-    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, b24_rate_limit_rps=1000)
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, b24_rate_limit_rps=1000, b24_download_rate_rps=1000)
     from integrations.models import TokenBucket
 
     download(record_of(fake_b24, 0))
 
-    assert TokenBucket.objects.filter(value__startswith="b24:").exists()
+    assert TokenBucket.objects.filter(value__startswith="b24-download:").exists()
+    assert not TokenBucket.objects.filter(value__startswith="b24:").exists()
 
 
 def test_keys_follow_the_layout_and_fall_back_to_hashes():
@@ -278,3 +281,26 @@ def test_s3_objects_hold_the_audio_encrypted_at_rest(s3_storage):
     assert body == wav_bytes(3)
     assert stored.sha256 == hashlib.sha256(body).hexdigest()
     assert head["ServerSideEncryption"] == "AES256"
+
+
+def test_a_failed_download_keeps_the_recording_urls_access_key_out_of_the_record_the_audit_and_the_logs(
+    listed, fake_b24, caplog
+):
+    from integrations.models import IntegrationLog
+
+    record = record_of(fake_b24, 0)
+    assert fake_b24.access_key in record.recording_url  # the real-portal shape: …&auth=<key>
+    fake_b24.recording_faults[record.call_id] = "404"
+
+    with caplog.at_level("DEBUG"):
+        outcome = download(record)
+
+    record.refresh_from_db()
+    assert outcome.error_code == "http_404"
+    assert "auth=***" in record.error_message and fake_b24.access_key not in record.error_message
+    endpoints = list(
+        IntegrationLog.objects.filter(endpoint__contains="downloadFile").values_list("endpoint", flat=True)
+    )
+    assert endpoints and all("auth=***" in endpoint for endpoint in endpoints)
+    assert not IntegrationLog.objects.filter(endpoint__contains=fake_b24.access_key).exists()
+    assert caplog.records and fake_b24.access_key not in caplog.text

@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
+from django.utils import timezone, translation
 
 from calls import downloads, services
 from calls.models import CallExport, CallExportStatus, CallRecord
@@ -81,7 +82,12 @@ def test_records_map_bitrix24_fields(b24_config, fake_b24):
     assert record.record_id == item["RECORD_FILE_ID"]
     assert record.employee_id == item["PORTAL_USER_ID"]
     assert record.duration_sec == int(item["CALL_DURATION"])
-    assert record.raw_payload == item
+    # The item as listed, but the recording URL's access key is not kept outside ``recording_url``.
+    assert record.raw_payload == {
+        **item,
+        "CALL_RECORD_URL": item["CALL_RECORD_URL"].replace(fake_b24.access_key, "***"),
+    }
+    assert record.recording_url == item["CALL_RECORD_URL"]
     outbound = CallRecord.objects.get(call_id=fake_b24.items[0]["CALL_ID"])
     assert (outbound.direction, outbound.from_number) == ("outbound", "+74950000000")
 
@@ -295,6 +301,66 @@ def test_dates_typed_as_a_person_types_them_mean_whole_local_days(b24_config, fa
         datetime(2026, 11, 2, 20, 59, 59, tzinfo=UTC),
     )
     assert "period: 2026-11-01T00:00:00+03:00 – 2026-11-02T23:59:59+03:00" in output
+
+
+def test_a_dashed_date_on_both_ends_means_whole_local_days(b24_config, fake_b24):
+    output = export("--from", "2026-11-01", "--to", "2026-11-02", "--dry-run")
+
+    run = only_run()
+    assert (run.period_from, run.period_to) == (
+        datetime(2026, 10, 31, 21, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 20, 59, 59, tzinfo=UTC),
+    )
+    assert (
+        "period: 2026-11-01T00:00:00+03:00 – 2026-11-02T23:59:59+03:00 (UTC 2026-10-31T21:00:00Z – 2026-11-02T20:59:59Z)"
+        in output.splitlines()
+    )
+
+
+def test_a_compact_date_on_both_ends_means_whole_local_days(b24_config, fake_b24):
+    export("--from", "20261101", "--to", "20261102", "--dry-run")
+
+    run = only_run()
+    assert (run.period_from, run.period_to) == (
+        datetime(2026, 10, 31, 21, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 2, 20, 59, 59, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("2026-11-02T10:15:00Z", datetime(2026, 11, 2, 10, 15, tzinfo=UTC)),
+        ("2026-11-02T13:15:00+03:00", datetime(2026, 11, 2, 10, 15, tzinfo=UTC)),
+        ("2026-11-02T10:15", datetime(2026, 11, 2, 10, 15, tzinfo=UTC)),  # no offset: UTC
+        ("20261102T101500Z", datetime(2026, 11, 2, 10, 15, tzinfo=UTC)),
+    ],
+)
+def test_a_date_time_is_taken_as_typed(b24_config, fake_b24, typed, meant):
+    output = export("--from", "2026-11-01", "--to", typed, "--dry-run")
+
+    run = only_run()
+    assert run.period_to == meant
+    assert f"(UTC 2026-10-31T21:00:00Z – {meant:%Y-%m-%dT%H:%M:%SZ})" in output
+
+
+def test_a_period_in_the_future_warns_and_still_runs(b24_config, fake_b24):
+    err = StringIO()
+    next_year = timezone.now().year + 1
+
+    with translation.override("en"):  # as manage.py runs commands
+        call_command("call_export", "--from", f"{next_year}0101", "--to", f"{next_year}0102", "--dry-run", stderr=err)
+
+    assert err.getvalue() == (
+        f"Warning: the period starts in the future ({next_year}-01-01T00:00:00+03:00); Bitrix24 has no calls there yet.\n"
+    )
+    assert only_run().status == "completed"
+
+
+def test_a_period_that_ends_before_it_starts_is_refused(b24_config):
+    with pytest.raises(CommandError, match="The period ends before it starts"):
+        export("--from", "20261102", "--to", "2026-11-01")
+    assert not CallExport.objects.exists()
 
 
 def test_a_date_that_is_not_one_is_refused_with_the_accepted_forms(b24_config):

@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ def export_env(tmp_path):
 
 def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     env, database, storage, fake = export_env
-    slow = {**env, "B24_RATE_LIMIT_RPS": "8"}  # slow enough to be killed half-way through the downloads
+    # Slow enough to be killed half-way through the downloads.
+    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "call_export", "--from", "2000-01-01", "--to", "2100-01-01"],
         cwd=settings.BASE_DIR,
@@ -70,7 +72,9 @@ def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     pending_before = query(database, "SELECT count(*) FROM calls_callrecord WHERE status IN ('pending', 'downloading')")
     assert pending_before[0][0] > 0, "the kill left nothing to resume"
 
-    resumed = manage("call_export", "--resume", str(run_id), env={**env, "B24_RATE_LIMIT_RPS": "0"})
+    resumed = manage(
+        "call_export", "--resume", str(run_id), env={**env, "B24_RATE_LIMIT_RPS": "0", "B24_DOWNLOAD_RATE_RPS": "0"}
+    )
 
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert query(database, "SELECT count(*), count(DISTINCT call_id) FROM calls_callrecord")[0] == (CALLS, CALLS)
@@ -86,3 +90,41 @@ def test_a_killed_run_resumes_to_the_same_end_state(export_env):
     with_recording = sum(1 for item in fake.items if item.get("CALL_RECORD_URL") or item.get("RECORD_FILE_ID"))
     assert len(recorded) == with_recording
     assert recorded <= stored
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(export_env, tmp_path):
+    env, database, _storage, _fake = export_env
+    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8"}
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "call_export", "--from", "2000-01-01", "--to", "2100-01-01"],
+            cwd=settings.BASE_DIR,
+            env=slow,
+            stdout=out,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "download: " not in stdout.read_text():
+                assert process.poll() is None, stderr.read_text()
+                time.sleep(0.1)
+            assert "download: " in stdout.read_text(), "the downloads never started"
+            process.send_signal(signal.SIGINT)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    (run_id,) = query(database, "SELECT run_id FROM calls_callexport")[0]
+    run_id = str(uuid.UUID(run_id))
+    assert code == 130
+    assert stderr.read_text().splitlines() == [
+        f"Interrupted; continue the run with: manage.py call_export --resume {run_id}"
+    ]
+    resumed = manage(
+        "call_export", "--resume", run_id, env={**env, "B24_RATE_LIMIT_RPS": "0", "B24_DOWNLOAD_RATE_RPS": "0"}
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert query(database, "SELECT status FROM calls_callexport")[0][0] == "completed"

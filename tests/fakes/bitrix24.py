@@ -7,10 +7,18 @@ What it serves (inbound webhook ``/rest/<user>/<token>/<method>[.json]``):
   pages of 50 with ``result``, ``next`` and ``total``;
 - ``batch``: up to 50 ``cmd[key]=method?query`` commands, ``halt``, answering
   ``result.result`` / ``result_error`` / ``result_total`` / ``result_next``;
-- ``disk.file.get``: ``DOWNLOAD_URL`` of a recording;
+- ``disk.file.get``: ``DOWNLOAD_URL`` of a recording, as the portal gives it
+  (``/rest/download.json?auth=<access key>&token=disk|…``);
 - ``tasks.task.add`` / ``update`` / ``complete`` / ``list`` (JSON bodies): tasks kept in
   :attr:`FakeBitrix24.tasks` by id, ``list`` filtering on ``XML_ID``;
-- recordings as small WAV files under ``/recordings/<CALL_ID>`` and ``/disk/download/<ID>``.
+- recordings as small WAV files at real-portal URLs that carry the portal's access key:
+  ``CALL_RECORD_URL`` is ``/disk/downloadFile/<RECORD_FILE_ID>/?ncc=1&filename=<CALL_ID>.wav&auth=<key>``;
+  a download without the right ``auth`` answers 401, as the portal does.  ``/recordings/<CALL_ID>`` and
+  ``/disk/download/<ID>`` (no key) stay for tests that build URLs by hand.
+
+Slow portals: :attr:`FakeBitrix24.slow_batch_above` makes a ``batch`` of more commands
+than that answer only after :attr:`FakeBitrix24.slow_batch_seconds`; batch sizes are logged
+in :attr:`FakeBitrix24.batch_sizes`.  Empty maps in ``batch`` answers are ``[]``, as on the portal.
 
 Limits and errors: a leaky bucket (50 requests burst, drained at 2 per second by
 default) answering 503 ``QUERY_LIMIT_EXCEEDED``; a wrong user or token answers
@@ -45,6 +53,7 @@ PAGE_SIZE = 50
 BATCH_LIMIT = 50
 MOSCOW = timezone(timedelta(hours=3))
 DEFAULT_TOKEN = "fake-webhook-token-0123456789"
+DEFAULT_ACCESS_KEY = "fake-access-key-9876543210abcdef"
 RETRYABLE_FAULTS = ("429", "500", "query_limit", "reset")
 
 FAULTS: dict[str, tuple[int, dict[str, Any] | None]] = {
@@ -105,7 +114,11 @@ class FakeBitrix24:
     host: str = "127.0.0.1"
     port: int = 0
     recording_faults: dict[str, str] = field(default_factory=dict)
+    access_key: str = DEFAULT_ACCESS_KEY
+    slow_batch_above: int | None = None
+    slow_batch_seconds: float = 1.0
     requests: list[LoggedRequest] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -193,6 +206,10 @@ class FakeBitrix24:
         with self._lock:
             self.requests.append(entry)
 
+    def log_batch_size(self, size: int) -> None:
+        with self._lock:
+            self.batch_sizes.append(size)
+
     def count(self, kind: str | None = None, *, path_contains: str | None = None) -> int:
         with self._lock:
             return sum(
@@ -220,6 +237,8 @@ class FakeBitrix24:
         kind = index % 10
         has_url = kind not in (7, 8)
         has_file = kind != 7
+        file_id = str(500000 + number)
+        record_url = f"{self.base_url}/disk/downloadFile/{file_id}/?ncc=1&filename={call_id}.wav&auth={self.access_key}"
         return {
             "ID": str(number),
             "CALL_ID": call_id,
@@ -230,8 +249,8 @@ class FakeBitrix24:
             "PORTAL_USER_ID": str(100 + index % 7),
             "PORTAL_NUMBER": "+74950000000",
             "PHONE_NUMBER": f"+7916{number:07d}",
-            "CALL_RECORD_URL": f"{self.base_url}/recordings/{call_id}" if has_url else "",
-            "RECORD_FILE_ID": str(500000 + number) if has_file else None,
+            "CALL_RECORD_URL": record_url if has_url else "",
+            "RECORD_FILE_ID": file_id if has_file else None,
             "RECORD_DURATION": str(duration) if has_file else None,
             "CRM_ENTITY_TYPE": "CONTACT",
             "CRM_ENTITY_ID": str(9000 + number),
@@ -261,7 +280,7 @@ class FakeBitrix24:
                 "result": {
                     "ID": query["id"],
                     "NAME": f"{found[0]}.wav",
-                    "DOWNLOAD_URL": f"{self.base_url}/disk/download/{query['id']}",
+                    "DOWNLOAD_URL": f"{self.base_url}/rest/download.json?auth={self.access_key}&token=disk%7C{query['id']}",
                 }
             }
         return 404, {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
@@ -343,7 +362,11 @@ class _Handler(FakeServiceHandler):
         query = _flat_query(parts.query)
         body = self._read_body()
         segments = [s for s in parts.path.split("/") if s]
-        kind = "recording" if segments[:1] in (["recordings"], ["disk"]) else "rest"
+        kind = (
+            "recording"
+            if segments[:1] in (["recordings"], ["disk"]) or segments == ["rest", "download.json"]
+            else "rest"
+        )
         if kind == "rest" and len(segments) == 4 and segments[3].removesuffix(".json") == "batch":
             kind = "batch"
         self._entry = LoggedRequest(time.time(), self.command, parts.path, query, 0, kind)
@@ -372,7 +395,7 @@ class _Handler(FakeServiceHandler):
         if fault:
             return self._fault(fault, kind)
         if kind == "recording":
-            return self._recording(segments)
+            return self._recording(segments, query)
         if len(segments) != 4 or segments[0] != "rest" or segments[1] != portal.user_id or segments[2] != portal.token:
             return self._json(401, FAULTS["401"][1])
         if not portal._admit():
@@ -382,21 +405,26 @@ class _Handler(FakeServiceHandler):
             commands = body.get("cmd") or {}
             if not isinstance(commands, dict) or len(commands) > BATCH_LIMIT:
                 return self._json(400, {"error": "INVALID_REQUEST", "error_description": "Max batch length exceeded"})
+            portal.log_batch_size(len(commands))
+            if portal.slow_batch_above is not None and len(commands) > portal.slow_batch_above:
+                # A large portal answering a big batch slower than the client waits.
+                time.sleep(portal.slow_batch_seconds)
             return self._json(200, portal.run_batch(commands))
         if method.startswith("tasks.task."):
             return self._json(*portal.run_task_method(method, body))
         status, payload = portal.run_method(method, {**query, **{k: str(v) for k, v in body.items()}})
         return self._json(status, payload)
 
-    def _recording(self, segments: list[str]) -> int:
+    def _recording(self, segments: list[str], query: dict[str, str]) -> int:
         portal = self.portal
         if segments[0] == "recordings" and len(segments) == 2:
             call_id, data = segments[1], portal.recording(segments[1])
-        elif segments[:2] == ["disk", "download"] and len(segments) == 3:
-            found = portal.recording_by_file(segments[2])
-            call_id, data = (found[0], found[1]) if found else ("", None)
         else:
-            call_id, data = "", None
+            file_id, keyed = _file_id(segments, query)
+            found = portal.recording_by_file(file_id) if file_id else None
+            call_id, data = found if found else ("", None)
+            if keyed and data is not None and query.get("auth") != portal.access_key:
+                return self._json(401, FAULTS["401"][1])
         override = portal.recording_faults.get(call_id)
         if override:
             return self._fault(_Fault(override, 1, None, None), "recording")
@@ -438,6 +466,15 @@ class _Handler(FakeServiceHandler):
         self.end_headers()
         self.wfile.write(data)
         return status
+
+
+def _file_id(segments: list[str], query: dict[str, str]) -> tuple[str | None, bool]:
+    """The Disk file a download URL names, and whether that URL form needs the access key."""
+    if segments[:2] in (["disk", "download"], ["disk", "downloadFile"]) and len(segments) == 3:
+        return segments[2], segments[1] == "downloadFile"
+    if segments == ["rest", "download.json"] and query.get("token", "").startswith("disk|"):
+        return query["token"].removeprefix("disk|"), True
+    return None, False
 
 
 def _flat_query(query_string: str) -> dict[str, str]:

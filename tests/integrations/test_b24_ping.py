@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from tests.fakes.bitrix24 import FakeBitrix24
 
@@ -15,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def fake_b24():
-    """Ten calls a day, so yesterday always has recordings."""
-    with FakeBitrix24(calls=600, rate=0) as fake:
+def fake_b24(request):
+    """Ten calls a day, so yesterday always has recordings (or ``calls`` over 60 days, parametrized)."""
+    with FakeBitrix24(calls=getattr(request, "param", 600), rate=0) as fake:
         yield fake
 
 
@@ -45,9 +46,34 @@ def test_ping_reports_yesterdays_calls_and_a_recording_example(b24_config, fake_
     assert lines[0] == f"Bitrix24 Voximplant statistics for {yesterday}T00:00:00Z – {yesterday}T23:59:59Z"
     assert lines[1] == f"calls_total: {len(expected)}"
     assert lines[2] == f"calls_with_recording: {sum(1 for i in expected if i['CALL_RECORD_URL'])}"
-    assert lines[3].startswith(f"recording_url (example): {fake_b24.base_url}/recordings/")
+    assert lines[3].startswith(f"recording_url (example): {fake_b24.base_url}/disk/downloadFile/")
+    assert lines[3].endswith("&auth=***")
+    assert fake_b24.access_key not in out
     query = fake_b24.requests[0].query
     assert query["FILTER[>=CALL_START_DATE]"] == f"{yesterday}T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("fake_b24", [12_000], indirect=True)  # 200 calls a day: four pages
+def test_ping_takes_the_total_from_the_portal_and_says_recordings_are_counted_on_one_page(b24_config, fake_b24):
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    expected = [
+        item
+        for item in fake_b24.items
+        if datetime.fromisoformat(item["CALL_START_DATE"]).astimezone(UTC).date() == yesterday
+    ]
+    first_page = expected[:50]
+
+    with translation.override("en"):  # as manage.py runs commands
+        code, out, err = ping()
+
+    assert code == 0, err
+    assert len(expected) > 50
+    lines = out.splitlines()
+    assert lines[1] == f"calls_total: {len(expected)}"
+    recorded = sum(1 for item in first_page if item["CALL_RECORD_URL"])
+    assert lines[2] == (
+        f"calls_with_recording: {recorded} (of the first 50 calls: the ping reads one page of {len(expected)} calls)"
+    )
 
 
 def test_ping_without_recordings_says_how_to_enable_them(b24_config, fake_b24):

@@ -325,7 +325,9 @@ def test_disk_file_get_gives_the_download_url(b24_config, fake_b24):
 
     url = make_client(b24_config).disk_download_url(item["RECORD_FILE_ID"])
 
-    assert url == f"{fake_b24.base_url}/disk/download/{item['RECORD_FILE_ID']}"
+    assert url == (
+        f"{fake_b24.base_url}/rest/download.json?auth={fake_b24.access_key}&token=disk%7C{item['RECORD_FILE_ID']}"
+    )
 
 
 def test_the_fake_portal_answers_query_limit_exceeded_past_its_burst(b24_config):

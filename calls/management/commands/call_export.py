@@ -6,8 +6,13 @@ import shutil
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from calls import services
 from calls.management.arguments import RawStream, period_bound, yes_no
@@ -16,6 +21,8 @@ from integrations.bitrix24 import Bitrix24Error
 from mastermobile.q import cluster_running
 
 POLL_SECONDS = 1.0
+# What a shell reports for a process ended by SIGINT (128 + 2).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class Progress:
@@ -70,9 +77,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--from",
             dest="date_from",
-            help="first day (YYYY-MM-DD, local time zone) or date-time; default today − 60 days",
+            help="first day (YYYY-MM-DD or YYYYMMDD: the whole day in CALL_EXPORT_TIMEZONE) or an ISO-8601 "
+            "date-time (UTC unless it names an offset); default today − CALL_EXPORT_DEFAULT_DAYS",
         )
-        parser.add_argument("--to", dest="date_to", help="last day, inclusive, or date-time; default today")
+        parser.add_argument(
+            "--to", dest="date_to", help="last day, inclusive (same forms), or an ISO-8601 date-time; default today"
+        )
         parser.add_argument(
             "--dry-run",
             action="store_true",
@@ -84,10 +94,25 @@ class Command(BaseCommand):
         parser.add_argument("--no-wait", action="store_true", help="queue the run on django-q2 and return")
 
     def handle(self, *args, **options) -> None:
-        if options["resume"]:
-            run = self._resume(options["resume"])
-        else:
-            run = self._start(options)
+        run: CallExport | None = None
+        try:
+            if options["resume"]:
+                run = self._resume(options["resume"])
+            else:
+                run = self._start(options)
+            self._follow(run, options)
+        except KeyboardInterrupt:
+            # Ctrl-C: state lives in the database, so the run continues where it stopped; no traceback.
+            if run is None:
+                self.stderr.write(_("Interrupted before a run was created."))
+            else:
+                self.stderr.write(
+                    _("Interrupted; continue the run with: manage.py call_export --resume %(run_id)s")
+                    % {"run_id": run.run_id}
+                )
+            raise SystemExit(INTERRUPTED_EXIT_CODE) from None
+
+    def _follow(self, run: CallExport, options: dict) -> None:
         if options["no_wait"]:
             services.call_export_enqueue(run)
             self.stdout.write("Queued on django-q2; follow it in the admin.")
@@ -101,9 +126,9 @@ class Command(BaseCommand):
                 self.stdout.write("No django-q2 cluster is running; processing the run in this process.")
                 run = services.call_export_process(run=run, progress=progress)
         except Bitrix24Error as error:
-            progress.close()
             raise CommandError(f"Run {run.run_id} failed: {error}") from None
-        progress.close()
+        finally:
+            progress.close()
         self._report(run)
 
     def _start(self, options: dict) -> CallExport:
@@ -121,7 +146,12 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         note = "" if created else " (already active for this period; continuing it)"
         self.stdout.write(f"run_id: {run.run_id}{note}")
-        self.stdout.write(f"period: {period_from.isoformat()} – {period_to.isoformat()}")
+        self.stdout.write(f"period: {_resolved(period_from, period_to)}")
+        if period_from > timezone.now():
+            self.stderr.write(
+                _("Warning: the period starts in the future (%(start)s); Bitrix24 has no calls there yet.")
+                % {"start": period_from.isoformat()}
+            )
         return run
 
     def _resume(self, run_id: str) -> CallExport:
@@ -183,3 +213,14 @@ class Command(BaseCommand):
             self.stderr.write(f"run {run.run_id} failed: {run.error_message or 'no reason recorded'}")
             self.stderr.write(f"after fixing the cause: manage.py call_export --resume {run.run_id}")
             sys.exit(1)
+
+
+def _resolved(period_from: datetime, period_to: datetime) -> str:
+    """The period as the run will list it: in CALL_EXPORT_TIMEZONE, then in UTC (what Bitrix24 is asked for)."""
+    zone = ZoneInfo(settings.APP_CONFIG.call_export_timezone)
+    local = f"{period_from.astimezone(zone).isoformat()} – {period_to.astimezone(zone).isoformat()}"
+    return f"{local} (UTC {_z(period_from)} – {_z(period_to)})"
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

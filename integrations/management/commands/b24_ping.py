@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from integrations.bitrix24 import Bitrix24Error, client_from_config, recording_url_of
 
@@ -44,9 +45,11 @@ class Command(BaseCommand):
             self._fail(self._explain(error))
 
         recorded = [url for url in (recording_url_of(item) for item in page.items) if url]
+        total = page.total if page.total is not None else len(page.items)
         self.stdout.write(f"Bitrix24 Voximplant statistics for {_z(date_from)} – {_z(date_to)}")
-        self.stdout.write(f"calls_total: {page.total if page.total is not None else len(page.items)}")
-        self.stdout.write(f"calls_with_recording: {len(recorded)}")
+        self.stdout.write(f"calls_total: {total}")
+        self.stdout.write(f"calls_with_recording: {len(recorded)}{_sample_note(len(page.items), total)}")
+        # A recording URL carries the portal's access key (auth=…): the example is masked like any URL.
         example = client.mask(recorded[0]) if recorded else NO_RECORDING
         self.stdout.write(f"recording_url (example): {example}")
 
@@ -62,6 +65,16 @@ class Command(BaseCommand):
     def _fail(self, message: str) -> None:
         self.stderr.write(message)
         raise SystemExit(1)
+
+
+def _sample_note(read: int, total: int) -> str:
+    """The ping reads one page: when the day has more calls, say what the recording count covers."""
+    if read >= total:
+        return ""
+    return " " + _("(of the first %(read)d calls: the ping reads one page of %(total)d calls)") % {
+        "read": read,
+        "total": total,
+    }
 
 
 def _z(moment: datetime) -> str:
