@@ -338,6 +338,34 @@ def transcript_record_ids(*, query: str) -> QuerySet[Transcript]:
     return _matching(query).values("call_record_id")
 
 
+# What one word of the admin's search box is compared with; each lookup has an index (see record_search).
+RECORD_SEARCH_LOOKUPS = ("call_id", "record_id", "employee_id", "from_number__contains", "to_number__contains")
+
+
+def record_search(records: QuerySet[CallRecord], *, query: str) -> QuerySet[CallRecord]:
+    """The records among ``records`` that the admin's search box finds for ``query``.
+
+    Every word must be a call id, a recording id or an employee, exactly, or
+    part of a number; or else the whole query matches a transcript as on the
+    search page (:func:`transcript_record_ids`).  Each comparison is a query
+    of its own that an index answers — the unique key on ``call_id``, the
+    indexes on ``record_id`` and ``employee_id``, trigram indexes on the
+    numbers (PostgreSQL; calls.0007), the transcripts' full-text index — and
+    they are united with ``UNION``: an ``OR`` of them in one ``WHERE`` makes
+    PostgreSQL read every row, since the transcript branch is a subquery.
+    """
+    words = query.split()
+    if not words:
+        return records
+    by_fields = CallRecord.objects.order_by()
+    for word in words:
+        first, *others = (
+            CallRecord.objects.filter(**{lookup: word}).order_by().values("pk") for lookup in RECORD_SEARCH_LOOKUPS
+        )
+        by_fields = by_fields.filter(pk__in=first.union(*others))
+    return records.filter(pk__in=by_fields.values("pk").union(transcript_record_ids(query=query)))
+
+
 def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> TranscriptSearchPage:
     """Transcripts matching ``query``, best first, ``limit`` of them from ``offset`` (CALL-21).
 

@@ -119,6 +119,8 @@ class Order(models.Model):
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["updated_at", "id"], name="order_updated_cursor_idx"),
             models.Index(fields=["-created_at"], name="order_created_idx"),
+            # The admin's search by the 1C order number; title and customer have trigram indexes (couriers.0004).
+            models.Index(fields=["order_id_1c"], name="order_id_1c_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"),
