@@ -26,8 +26,8 @@ class StockMovementAdmin(LargeListMixin, ReadOnlyModelAdmin):
     add_refused_message = _("Stock movements are recorded when couriers load, sell, take back or unload goods.")
     list_display = ["time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor"]
     list_filter = ["kind", "compartment", CourierFilter, ("ts", DateRangeFilter)]
-    search_fields = ["sku", "ref"]
-    search_help_text = _("SKU or reference (order, shift, 1C document).")
+    search_fields = ["sku__exact", "ref__exact"]
+    search_help_text = _("SKU or reference (order, shift, 1C document), exactly.")
     list_select_related = ["courier"]
     list_per_page = 100
     fields = ["time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor"]

@@ -99,3 +99,12 @@ def test_the_assignment_search_asks_orders_and_couriers_first_and_joins_nothing(
     [count] = [sql for sql in listed if sql.startswith("SELECT COUNT(")]
     assert "JOIN" not in count
     assert '"couriers_assignment"."order_id" IN (SELECT' in count
+
+
+def test_the_movement_search_compares_the_sku_whole_so_its_index_answers(admin_client, loaded):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/couriers/stockmovement/", {"q": "GLASS-IP13"})
+
+    assert response.context["cl"].result_count == 1
+    listed = [query["sql"] for query in queries.captured_queries if 'FROM "couriers_stockmovement"' in query["sql"]]
+    assert listed and not any("UPPER(" in sql or "LIKE" in sql for sql in listed)
