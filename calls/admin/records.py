@@ -93,8 +93,9 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
         "direction",
         ErrorCodeFilter,
         TranscriptFilter,
-        ("employee_id", DistinctValuesFilter),
+        # The days before the employees: their list is long, the days are what staff pick first.
         ("call_started_at", DateRangeFilter),
+        ("employee_id", DistinctValuesFilter),
     )
     # What get_search_results compares (calls.selectors.record_search); Django's own lookups are not used.
     search_fields = selectors.RECORD_SEARCH_LOOKUPS

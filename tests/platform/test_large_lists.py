@@ -47,7 +47,7 @@ def test_the_unfiltered_list_takes_the_count_from_the_table_statistics(admin_cli
 
     assert counts(sql) == []
     assert any("reltuples" in statement for statement in sql)
-    assert "≈ 3 " in html
+    assert "Записи звонков: ≈ 3" in html
 
 
 def test_a_filtered_list_counts_at_most_the_cap_and_says_there_are_more(admin_client, monkeypatch):
@@ -59,7 +59,8 @@ def test_a_filtered_list_counts_at_most_the_cap_and_says_there_are_more(admin_cl
 
     [count] = counts(sql)
     assert "LIMIT 3" in count
-    assert "больше 2" in html
+    assert "Записи звонков: больше 2" in html
+    assert "найдено: больше 2" in html
 
 
 def test_a_small_filtered_list_is_counted_exactly(admin_client):
