@@ -391,6 +391,15 @@ def pages() -> list[Page]:
     ]
 
 
+def database_backends(url: str) -> set[int]:
+    """PIDs of the PostgreSQL backends serving the benchmark's database: their CPU is the benchmark's own."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as connection:
+        rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()
+        return {row[0] for row in rows}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -519,7 +528,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    with OtherLoad(set) as other:
+    with OtherLoad(set, lambda: database_backends(args.database_url)) as other:
         load(connection)
     print(f"other load while loading: {other.cores:.2f} cores" if other.cores is not None else "", flush=True)
     user, _created = get_user_model().objects.get_or_create(username=USERNAME)
@@ -531,7 +540,7 @@ def main() -> None:
     with server(workers=args.workers, env=env) as (process, url):
         session = log_in(url)
         print(f"\nmedian of {args.repeat} (after one warm-up), gunicorn {args.workers} sync workers, DEBUG off")
-        with OtherLoad(lambda: {process.pid}) as other:
+        with OtherLoad(lambda: {process.pid}, lambda: database_backends(args.database_url)) as other:
             rows = time_pages(session, url, args.repeat)
     if other.cores is not None:
         print(f"other load while timing: {other.cores:.2f} cores")
