@@ -4,7 +4,9 @@ Usage:
     .venv/bin/python benchmarks/admin_scale.py [--database-url postgres://postgres@127.0.0.1:5432/adminscale]
 
 It needs a throw-away PostgreSQL database whose name contains ``scale`` or
-``bench`` (it empties the tables it fills).  It migrates it, loads the volumes
+``bench`` (it empties the tables it fills; ``--database-url`` or
+``ADMIN_SCALE_DATABASE_URL``); when there is none it says so and exits 0, as
+``make bench`` expects.  It migrates it, loads the volumes
 with ``INSERT … SELECT FROM generate_series`` (1 000 000 call records, 200 000
 transcripts, 200 000 returns with 400 000 lines, 1 000 000 integration-log
 rows, 200 000 courier orders with their lines, status log and assignments,
@@ -520,6 +522,13 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "mastermobile.settings",
     }
     os.environ.update(env)
+    import psycopg
+
+    try:
+        database_backends(args.database_url)
+    except psycopg.OperationalError as error:
+        print(f"skipped: no database at {args.database_url} ({type(error).__name__}); createdb it first")
+        return
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     sys.path.insert(0, str(ROOT))
     import django
