@@ -451,9 +451,11 @@ def log_in(url: str) -> requests.Session:
     return session
 
 
-def time_pages(session: requests.Session, url: str, repeat: int) -> list[tuple[Page, float, float, str]]:
+def time_pages(
+    session: requests.Session, url: str, repeat: int, only: str = ""
+) -> list[tuple[Page, float, float, str]]:
     rows = []
-    for page in pages():
+    for page in (page for page in pages() if only in page.name):
         times, outcome = [], "ok"
         for attempt in range(repeat + 1):
             started = time.perf_counter()
@@ -507,6 +509,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page after one warm-up")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--no-sql", action="store_true", help="skip the in-process slowest-SQL pass")
+    parser.add_argument("--pages", default="", help="only the pages whose name contains this text")
     args = parser.parse_args()
     name = urlsplit(args.database_url).path.lstrip("/")
     if urlsplit(args.database_url).scheme not in ("postgres", "postgresql") or not re.search("scale|bench", name):
@@ -550,7 +553,7 @@ def main() -> None:
         session = log_in(url)
         print(f"\nmedian of {args.repeat} (after one warm-up), gunicorn {args.workers} sync workers, DEBUG off")
         with OtherLoad(lambda: {process.pid}, lambda: database_backends(args.database_url)) as other:
-            rows = time_pages(session, url, args.repeat)
+            rows = time_pages(session, url, args.repeat, args.pages)
     if other.cores is not None:
         print(f"other load while timing: {other.cores:.2f} cores")
     slow = [row for row in rows if row[1] >= 500 or row[3] != "ok"]

@@ -412,9 +412,10 @@ class CallRecord(models.Model):
 class Transcript(models.Model):
     """The recognised text of one recording (CALL-13); the database copy is the source of truth.
 
-    The full-text index (``to_tsvector('russian', text_full)``, GIN) exists on
-    PostgreSQL only and is created by migration ``calls.0004``, not declared here,
-    so SQLite databases migrate without it.
+    On PostgreSQL the table also has ``search_vector``, a generated column
+    ``to_tsvector('russian', text_full)`` with a GIN index (migrations
+    ``calls.0004`` and ``calls.0009``), not declared here, so SQLite databases
+    migrate without it; :mod:`calls.selectors` names it.
     """
 
     call_record = models.OneToOneField(

@@ -25,7 +25,21 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
 from django.db import connection
-from django.db.models import BooleanField, Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Greatest, Replace, TruncDate
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -272,11 +286,20 @@ class TranscriptSearchPage:
     ranked: bool  # best first; otherwise newest call first
 
 
-class _RussianVector(Func):
-    # Spelled exactly as the GIN index of migration calls.0004, so that the planner uses the index;
-    # Django's SearchVector would wrap the column in COALESCE and miss it.
-    template = "to_tsvector('russian', %(expressions)s)"
+class _StoredVector(Expression):
+    """``search_vector``: the transcript's ``to_tsvector('russian', text_full)``, stored (migration calls.0009).
+
+    A generated column the model does not declare (it exists on PostgreSQL
+    only), so it is named here against whatever alias the query gives the
+    transcripts' table; its GIN index answers the match and ranking reads it
+    instead of parsing every matching text again.
+    """
+
     output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f"{table}.{connection.ops.quote_name('search_vector')}", []
 
 
 class _WebSearchQuery(Func):
@@ -326,7 +349,7 @@ def _matching(query: str) -> QuerySet[Transcript]:
     if not query.strip():
         return transcripts.none()
     if _full_text():
-        return transcripts.filter(_Matches(_RussianVector("text_full"), _WebSearchQuery(Value(query))))
+        return transcripts.filter(_Matches(_StoredVector(), _WebSearchQuery(Value(query))))
     words = _words(query)
     if not words:
         return transcripts.none()
@@ -373,20 +396,44 @@ def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> Transc
     ``offset`` 0…:data:`SEARCH_MAX_OFFSET`; callers validate them (the API
     answers 422).  ``has_next`` tells whether another page follows.
     """
-    transcripts = _matching(query).select_related("call_record")
     if _full_text():
-        tsquery = _WebSearchQuery(Value(query))
-        ranked = transcripts.only(*_HIT_FIELDS).annotate(
-            rank=_RankCD(_RussianVector("text_full"), tsquery), headline=_Headline(_escaped_text(), tsquery)
-        )
-        ordered = ranked.order_by("-rank", F("call_record__call_started_at").desc(nulls_last=True), "-pk")
+        rows = _ranked_page(query, limit=limit, offset=offset)
     else:
-        ordered = transcripts.only("text_full", *_HIT_FIELDS).order_by(
-            F("call_record__call_started_at").desc(nulls_last=True), "-pk"
+        ordered = (
+            _matching(query)
+            .select_related("call_record")
+            .only("text_full", *_HIT_FIELDS)
+            .order_by(F("call_record__call_started_at").desc(nulls_last=True), "-pk")
         )
-    rows = list(ordered[offset : offset + limit + 1])
+        rows = list(ordered[offset : offset + limit + 1])
     hits = [_hit(transcript, query) for transcript in rows[:limit]]
     return TranscriptSearchPage(hits=hits, limit=limit, offset=offset, has_next=len(rows) > limit, ranked=_full_text())
+
+
+def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
+    """Up to ``limit + 1`` hits from ``offset``, best first, in two queries.
+
+    The first orders every match by rank, then call start, then id, and
+    keeps only the transcripts' keys: a word most calls contain ties
+    thousands of ranks, and each tie reads its call's start from the
+    covering index ``callrecord_id_started_at`` without touching the
+    records.  The second reads the page's rows, their rank and snippet.
+    """
+    tsquery = _WebSearchQuery(Value(query))
+    keys = list(
+        _matching(query)
+        .annotate(rank=_RankCD(_StoredVector(), tsquery))
+        .order_by("-rank", F("call_record__call_started_at").desc(nulls_last=True), "-pk")
+        .values_list("pk", flat=True)[offset : offset + limit + 1]
+    )
+    found = (
+        Transcript.objects.filter(pk__in=keys)
+        .select_related("call_record")
+        .only(*_HIT_FIELDS)
+        .annotate(rank=_RankCD(_StoredVector(), tsquery), headline=_Headline(_escaped_text(), tsquery))
+        .in_bulk()
+    )
+    return [found[key] for key in keys if key in found]
 
 
 def _hit(transcript: Transcript, query: str) -> TranscriptHit:
