@@ -112,6 +112,8 @@ format: $(STAMP)
 ## benchmarks/ww_api.py needs a throw-away PostgreSQL DATABASE_URL whose name contains "bench" (it empties the
 ## Walking Warehouse, outbox and task tables) and, for its Redis-broker half, Redis (broker in database 7); without
 ## them it is skipped, e.g. `DATABASE_URL=postgres://postgres@127.0.0.1:5432/wwbench make bench`.
+## benchmarks/admin_scale.py needs a throw-away PostgreSQL database (default postgres://postgres@127.0.0.1:5432/adminscale,
+## or ADMIN_SCALE_DATABASE_URL; `createdb adminscale`): it fills it with a year's volumes; without it it is skipped.
 bench: $(STAMP)
 	@set -e; found=0; for script in benchmarks/*.py; do \
 		[ -e "$$script" ] || continue; found=1; echo "== $$script"; $(PY) $$script; \

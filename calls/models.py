@@ -377,6 +377,10 @@ class CallRecord(models.Model):
             models.Index(fields=["checksum"], condition=Q(checksum__isnull=False), name="callrecord_checksum"),
             models.Index(fields=["call_started_at"], name="callrecord_started_at"),
             models.Index(fields=["employee_id"], name="callrecord_employee"),
+            # The admin at a million rows (docs/performance.md): the search box's recording id and the
+            # list's "reason" filter.  The numbers' trigram indexes are PostgreSQL's only (calls.0007).
+            models.Index(fields=["record_id"], name="callrecord_record_id"),
+            models.Index(fields=["error_code"], condition=Q(error_code__isnull=False), name="callrecord_error_code"),
         ]
 
     def __str__(self) -> str:
@@ -408,9 +412,10 @@ class CallRecord(models.Model):
 class Transcript(models.Model):
     """The recognised text of one recording (CALL-13); the database copy is the source of truth.
 
-    The full-text index (``to_tsvector('russian', text_full)``, GIN) exists on
-    PostgreSQL only and is created by migration ``calls.0004``, not declared here,
-    so SQLite databases migrate without it.
+    On PostgreSQL the table also has ``search_vector``, a generated column
+    ``to_tsvector('russian', text_full)`` with a GIN index (migrations
+    ``calls.0004`` and ``calls.0009``), not declared here, so SQLite databases
+    migrate without it; :mod:`calls.selectors` names it.
     """
 
     call_record = models.OneToOneField(

@@ -25,7 +25,21 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
 from django.db import connection
-from django.db.models import BooleanField, Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, TextField, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Greatest, Replace, TruncDate
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -272,11 +286,20 @@ class TranscriptSearchPage:
     ranked: bool  # best first; otherwise newest call first
 
 
-class _RussianVector(Func):
-    # Spelled exactly as the GIN index of migration calls.0004, so that the planner uses the index;
-    # Django's SearchVector would wrap the column in COALESCE and miss it.
-    template = "to_tsvector('russian', %(expressions)s)"
+class _StoredVector(Expression):
+    """``search_vector``: the transcript's ``to_tsvector('russian', text_full)``, stored (migration calls.0009).
+
+    A generated column the model does not declare (it exists on PostgreSQL
+    only), so it is named here against whatever alias the query gives the
+    transcripts' table; its GIN index answers the match and ranking reads it
+    instead of parsing every matching text again.
+    """
+
     output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f"{table}.{connection.ops.quote_name('search_vector')}", []
 
 
 class _WebSearchQuery(Func):
@@ -326,7 +349,7 @@ def _matching(query: str) -> QuerySet[Transcript]:
     if not query.strip():
         return transcripts.none()
     if _full_text():
-        return transcripts.filter(_Matches(_RussianVector("text_full"), _WebSearchQuery(Value(query))))
+        return transcripts.filter(_Matches(_StoredVector(), _WebSearchQuery(Value(query))))
     words = _words(query)
     if not words:
         return transcripts.none()
@@ -338,6 +361,34 @@ def transcript_record_ids(*, query: str) -> QuerySet[Transcript]:
     return _matching(query).values("call_record_id")
 
 
+# What one word of the admin's search box is compared with; each lookup has an index (see record_search).
+RECORD_SEARCH_LOOKUPS = ("call_id", "record_id", "employee_id", "from_number__contains", "to_number__contains")
+
+
+def record_search(records: QuerySet[CallRecord], *, query: str) -> QuerySet[CallRecord]:
+    """The records among ``records`` that the admin's search box finds for ``query``.
+
+    Every word must be a call id, a recording id or an employee, exactly, or
+    part of a number; or else the whole query matches a transcript as on the
+    search page (:func:`transcript_record_ids`).  Each comparison is a query
+    of its own that an index answers — the unique key on ``call_id``, the
+    indexes on ``record_id`` and ``employee_id``, trigram indexes on the
+    numbers (PostgreSQL; calls.0007), the transcripts' full-text index — and
+    they are united with ``UNION``: an ``OR`` of them in one ``WHERE`` makes
+    PostgreSQL read every row, since the transcript branch is a subquery.
+    """
+    words = query.split()
+    if not words:
+        return records
+    by_fields = CallRecord.objects.order_by()
+    for word in words:
+        first, *others = (
+            CallRecord.objects.filter(**{lookup: word}).order_by().values("pk") for lookup in RECORD_SEARCH_LOOKUPS
+        )
+        by_fields = by_fields.filter(pk__in=first.union(*others))
+    return records.filter(pk__in=by_fields.values("pk").union(transcript_record_ids(query=query)))
+
+
 def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> TranscriptSearchPage:
     """Transcripts matching ``query``, best first, ``limit`` of them from ``offset`` (CALL-21).
 
@@ -345,20 +396,44 @@ def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> Transc
     ``offset`` 0…:data:`SEARCH_MAX_OFFSET`; callers validate them (the API
     answers 422).  ``has_next`` tells whether another page follows.
     """
-    transcripts = _matching(query).select_related("call_record")
     if _full_text():
-        tsquery = _WebSearchQuery(Value(query))
-        ranked = transcripts.only(*_HIT_FIELDS).annotate(
-            rank=_RankCD(_RussianVector("text_full"), tsquery), headline=_Headline(_escaped_text(), tsquery)
-        )
-        ordered = ranked.order_by("-rank", F("call_record__call_started_at").desc(nulls_last=True), "-pk")
+        rows = _ranked_page(query, limit=limit, offset=offset)
     else:
-        ordered = transcripts.only("text_full", *_HIT_FIELDS).order_by(
-            F("call_record__call_started_at").desc(nulls_last=True), "-pk"
+        ordered = (
+            _matching(query)
+            .select_related("call_record")
+            .only("text_full", *_HIT_FIELDS)
+            .order_by(F("call_record__call_started_at").desc(nulls_last=True), "-pk")
         )
-    rows = list(ordered[offset : offset + limit + 1])
+        rows = list(ordered[offset : offset + limit + 1])
     hits = [_hit(transcript, query) for transcript in rows[:limit]]
     return TranscriptSearchPage(hits=hits, limit=limit, offset=offset, has_next=len(rows) > limit, ranked=_full_text())
+
+
+def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
+    """Up to ``limit + 1`` hits from ``offset``, best first, in two queries.
+
+    The first orders every match by rank, then call start, then id, and
+    keeps only the transcripts' keys: a word most calls contain ties
+    thousands of ranks, and each tie reads its call's start from the
+    covering index ``callrecord_id_started_at`` without touching the
+    records.  The second reads the page's rows, their rank and snippet.
+    """
+    tsquery = _WebSearchQuery(Value(query))
+    keys = list(
+        _matching(query)
+        .annotate(rank=_RankCD(_StoredVector(), tsquery))
+        .order_by("-rank", F("call_record__call_started_at").desc(nulls_last=True), "-pk")
+        .values_list("pk", flat=True)[offset : offset + limit + 1]
+    )
+    found = (
+        Transcript.objects.filter(pk__in=keys)
+        .select_related("call_record")
+        .only(*_HIT_FIELDS)
+        .annotate(rank=_RankCD(_StoredVector(), tsquery), headline=_Headline(_escaped_text(), tsquery))
+        .in_bulk()
+    )
+    return [found[key] for key in keys if key in found]
 
 
 def _hit(transcript: Transcript, query: str) -> TranscriptHit:

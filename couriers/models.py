@@ -119,6 +119,8 @@ class Order(models.Model):
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["updated_at", "id"], name="order_updated_cursor_idx"),
             models.Index(fields=["-created_at"], name="order_created_idx"),
+            # The admin's search by the 1C order number; title and customer have trigram indexes (couriers.0004).
+            models.Index(fields=["order_id_1c"], name="order_id_1c_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"),
@@ -295,7 +297,12 @@ class StockMovement(models.Model):
         ordering = ["-ts", "-id"]
         verbose_name = _("stock movement")
         verbose_name_plural = _("stock movements")
-        indexes = [models.Index(fields=["courier", "-ts"], name="stockmove_courier_ts_idx")]
+        indexes = [
+            models.Index(fields=["courier", "-ts"], name="stockmove_courier_ts_idx"),
+            # The admin's search by SKU or reference, each compared whole.
+            models.Index(fields=["sku"], name="stockmove_sku_idx"),
+            models.Index(fields=["ref"], condition=models.Q(ref__isnull=False), name="stockmove_ref_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=StockKind.values), name="stockmove_kind_valid"),
             models.CheckConstraint(condition=~models.Q(qty_delta=0), name="stockmove_delta_not_zero"),

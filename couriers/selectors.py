@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from couriers.exceptions import CourierNotFound, OrderNotFound
 from couriers.models import (
+    Assignment,
     CourierStock,
     Order,
     OrderLine,
@@ -48,6 +49,21 @@ def courier_list(*, is_active: bool | None = None, q: str | None = None) -> Quer
     if q:
         couriers = couriers.filter(Q(courier_id__icontains=q) | Q(display_name__icontains=q) | Q(phone__icontains=q))
     return couriers
+
+
+def assignment_search(assignments: QuerySet[Assignment], *, query: str) -> QuerySet[Assignment]:
+    """The assignments among ``assignments`` that the admin's search box finds: every word must match.
+
+    A word is the order's number exactly or part of its title, or the
+    courier's id exactly or part of their name.  Orders and couriers are
+    searched first, on their own indexes, and the assignments by their
+    foreign keys: a join of all three would be read in full before filtering.
+    """
+    for word in query.split():
+        orders = Order.objects.filter(Q(pk=word) | Q(title__icontains=word)).values("pk")
+        couriers = Courier.objects.filter(Q(pk=word) | Q(display_name__icontains=word)).values("pk")
+        assignments = assignments.filter(Q(order__in=orders) | Q(courier__in=couriers))
+    return assignments
 
 
 def courier_get(*, courier_id: str) -> Courier:

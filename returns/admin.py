@@ -13,7 +13,7 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from couriers.admin.courier_page import backpack_table, recent_orders_table
 from mastermobile import formatting
-from mastermobile.admin import PluralTitleMixin, ViewOnlyPagesMixin, fieldset_fields
+from mastermobile.admin import DateRangeFilter, LargeListMixin, PluralTitleMixin, ViewOnlyPagesMixin, fieldset_fields
 from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
@@ -141,7 +141,7 @@ def _require_valid_history_ids(model, object_id: str, version_id: str | None = N
 
 
 @admin.register(Return)
-class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
+class ReturnAdmin(LargeListMixin, ViewOnlyPagesMixin, SimpleHistoryAdmin):
     add_refused_message = _(
         "Returns are created by couriers and 1C through the API (POST /api/v1/returns); "
         "here staff review them and accept, reject or cancel them."
@@ -156,9 +156,11 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
         "created_at",
         "updated_at",
     ]
-    list_filter = ["status", OverdueFilter, "source", ("created_at", admin.DateFieldListFilter), UnknownCourierFilter]
-    search_fields = ["return_id", "courier_id", "order_id_1c", "lines__sku", "lines__imei"]
-    date_hierarchy = "created_at"
+    list_filter = ["status", OverdueFilter, "source", ("created_at", DateRangeFilter), UnknownCourierFilter]
+    # What get_search_results compares (returns.selectors.admin_search); Django's own lookups are not used.
+    search_fields = ["return_id", "courier_id", "order_id_1c", "lines__sku", "lines__imei", "lines__serial"]
+    search_help_text = _("Short id, courier or 1C order exactly, or a line's SKU, IMEI or serial number exactly.")
+    list_defer = ["comment"]
     list_per_page = 50
     inlines = [ReturnLineInline]
     actions = [
@@ -191,16 +193,13 @@ class ReturnAdmin(ViewOnlyPagesMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Return]:
         courier_name = Courier.objects.filter(courier_id=OuterRef("courier_id")).values("display_name")[:1]
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                line_count=Count("lines"),
-                total_qty=Sum("lines__qty"),
-                courier_name=Subquery(courier_name),
-                is_overdue=ExpressionWrapper(selectors.overdue_condition(), output_field=BooleanField()),
-            )
+        return selectors.with_line_totals(super().get_queryset(request)).annotate(
+            courier_name=Subquery(courier_name),
+            is_overdue=ExpressionWrapper(selectors.overdue_condition(), output_field=BooleanField()),
         )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Return], search_term: str):
+        return selectors.admin_search(queryset, query=search_term), False
 
     @admin.display(description=_("ID"), ordering="return_id")
     def short_id(self, obj: Return) -> str:

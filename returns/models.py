@@ -185,6 +185,12 @@ class ReturnLine(models.Model):
 
     class Meta:
         ordering = ["return_obj", "id"]
+        # The admin's search by a line's SKU, IMEI or serial (returns.selectors.admin_search).
+        indexes = [
+            models.Index(fields=["sku"], name="returnline_sku"),
+            models.Index(fields=["imei"], condition=models.Q(imei__isnull=False), name="returnline_imei"),
+            models.Index(fields=["serial"], condition=models.Q(serial__isnull=False), name="returnline_serial"),
+        ]
         verbose_name = _("return line")
         verbose_name_plural = _("return lines")
         constraints = [

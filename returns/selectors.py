@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 
@@ -127,3 +129,50 @@ def overdue_condition(*, now: datetime | None = None) -> Q:
 
 def overdue_count(*, now: datetime | None = None) -> int:
     return Return.objects.filter(overdue_condition(now=now)).count()
+
+
+_HEX = re.compile(r"[0-9a-fA-F]{1,32}")
+
+
+def _id_prefix_range(word: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The return ids starting with ``word`` (the short id staff read, ``3f2a9c1e``) as a range on the primary key."""
+    digits = word.replace("-", "")
+    if not _HEX.fullmatch(digits):
+        return None
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
+
+
+def admin_search(returns: QuerySet[Return], *, query: str) -> QuerySet[Return]:
+    """The returns among ``returns`` that the admin's search box finds: every word must match one of them.
+
+    A word is the beginning of the return's id (its short id), its courier or
+    1C order exactly, or a line's SKU, IMEI or serial number exactly.  The
+    lines are asked with ``EXISTS`` on their indexes (``returnline_sku`` …):
+    one row per return, no join to de-duplicate with ``DISTINCT``.  The
+    header's fields and the lines are two queries united with ``UNION``, each
+    answered by its indexes; an ``OR`` of a subquery and the header's fields
+    would be checked row by row over the whole table.
+    """
+    for word in query.split():
+        header = Q(courier_id=word) | Q(order_id_1c=word)
+        prefix = _id_prefix_range(word)
+        if prefix:
+            header |= Q(return_id__range=prefix)
+        lines = ReturnLine.objects.filter(Q(sku=word) | Q(imei=word) | Q(serial=word), return_obj=OuterRef("pk"))
+        by_header = Return.objects.filter(header).order_by().values("pk")
+        by_lines = Return.objects.filter(Exists(lines)).order_by().values("pk")
+        returns = returns.filter(pk__in=by_header.union(by_lines))
+    return returns
+
+
+def with_line_totals(returns: QuerySet[Return]) -> QuerySet[Return]:
+    """``line_count`` and ``total_qty`` of each return, as correlated subqueries.
+
+    Computed for the rows of a page only; a ``Count("lines")`` join would
+    group the whole table before the page, the count and the filters.
+    """
+    lines = ReturnLine.objects.filter(return_obj=OuterRef("pk")).order_by().values("return_obj")
+    return returns.annotate(
+        line_count=Coalesce(Subquery(lines.annotate(n=Count("pk")).values("n")), 0, output_field=IntegerField()),
+        total_qty=Subquery(lines.annotate(total=Sum("qty")).values("total"), output_field=IntegerField()),
+    )

@@ -36,7 +36,13 @@ from calls.services import record_retry_download
 from calls.storage import audio_content_type, default_storage
 from calls.tasks import dispatch_transcriptions
 from mastermobile import formatting
-from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
+from mastermobile.admin import (
+    DateRangeFilter,
+    DistinctValuesFilter,
+    LargeListMixin,
+    ViewOnlyPagesMixin,
+    fieldset_fields,
+)
 from mastermobile.http import ranged_file_response
 from mastermobile.observability.context import current_request_id
 from mastermobile.observability.logging import Redactor, mask_phone
@@ -71,7 +77,7 @@ def _masking_for(request: HttpRequest) -> bool:
 
 
 @admin.register(CallRecord)
-class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
+class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
     add_refused_message = _("Call records come from Bitrix24 with each export run.")
     list_display = (
         "call_id",
@@ -87,14 +93,16 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         "direction",
         ErrorCodeFilter,
         TranscriptFilter,
-        "employee_id",
-        ("call_started_at", admin.DateFieldListFilter),
+        # The days before the employees: their list is long, the days are what staff pick first.
+        ("call_started_at", DateRangeFilter),
+        ("employee_id", DistinctValuesFilter),
     )
-    search_fields = ("=call_id", "=record_id", "from_number", "to_number", "=employee_id")
-    search_help_text = _("Call id, recording id, number, employee, or words said in the call.")
+    # What get_search_results compares (calls.selectors.record_search); Django's own lookups are not used.
+    search_fields = selectors.RECORD_SEARCH_LOOKUPS
+    search_help_text = _("Call id, recording id or employee exactly, part of a number, or words said in the call.")
     change_list_template = "admin/calls/callrecord/change_list.html"
-    list_select_related = ("run",)
-    date_hierarchy = "call_started_at"
+    # The list shows none of these; the record's page reads them.
+    list_defer = ("raw_payload", "error_message", "text_preview", "recording_url")
     actions = ("retry_download", "retranscribe", "requeue_failed_transcriptions")
     fieldsets = [
         # The conversation comes first, player beside the text, so that staff can listen and read along
@@ -227,11 +235,8 @@ class CallRecordAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, str(record.run_id)[:8])
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[CallRecord], search_term: str):
-        """The search box also finds calls by the words of their transcript, the way the search page does."""
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if search_term.strip():
-            found |= queryset.filter(pk__in=selectors.transcript_record_ids(query=search_term))
-        return found, may_have_duplicates
+        """Ids, employees and numbers, and the words of the transcript the way the search page finds them."""
+        return selectors.record_search(queryset, query=search_term), False
 
     def get_urls(self):
         # Before the model's own URLs: "<path:object_id>/" would take "transcripts/search/" for an object id.

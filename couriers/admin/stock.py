@@ -13,21 +13,21 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from couriers import selectors
 from couriers.admin.display import assignment_status_badge, courier_name, signed
 from couriers.admin.filters import CourierFilter
 from couriers.models import Assignment, CourierStock, StockMovement
 from mastermobile import formatting
-from mastermobile.admin import ReadOnlyModelAdmin
+from mastermobile.admin import DateRangeFilter, LargeListMixin, ReadOnlyModelAdmin
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyModelAdmin):
+class StockMovementAdmin(LargeListMixin, ReadOnlyModelAdmin):
     add_refused_message = _("Stock movements are recorded when couriers load, sell, take back or unload goods.")
     list_display = ["time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor"]
-    list_filter = ["kind", "compartment", CourierFilter, ("ts", admin.DateFieldListFilter)]
-    search_fields = ["sku", "ref"]
-    search_help_text = _("SKU or reference (order, shift, 1C document).")
-    date_hierarchy = "ts"
+    list_filter = ["kind", "compartment", CourierFilter, ("ts", DateRangeFilter)]
+    search_fields = ["sku__exact", "ref__exact"]
+    search_help_text = _("SKU or reference (order, shift, 1C document), exactly.")
     list_select_related = ["courier"]
     list_per_page = 100
     fields = ["time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor"]
@@ -68,7 +68,7 @@ class HeldFilter(admin.SimpleListFilter):
 
 
 @admin.register(CourierStock)
-class CourierStockAdmin(ReadOnlyModelAdmin):
+class CourierStockAdmin(LargeListMixin, ReadOnlyModelAdmin):
     add_refused_message = _("Backpack stock follows the stock movements; it is not entered by hand.")
     list_display = ["courier_display", "sku", "qty", "returned_qty", "updated"]
     list_filter = [CourierFilter, HeldFilter]
@@ -89,17 +89,20 @@ class CourierStockAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyModelAdmin):
+class AssignmentAdmin(LargeListMixin, ReadOnlyModelAdmin):
     add_refused_message = _("Assignments are made with the “Assign to a courier” action on the list of orders.")
     list_display = ["created", "order_link", "courier_display", "status_badge", "comment", "reason", "updated"]
-    list_filter = ["status", CourierFilter, ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["status", CourierFilter, ("created_at", DateRangeFilter)]
+    # What get_search_results compares (couriers.selectors.assignment_search); Django's own lookups are not used.
     search_fields = ["order__id", "order__title", "courier__courier_id", "courier__display_name"]
-    search_help_text = _("Order number or title, courier.")
-    date_hierarchy = "created_at"
+    search_help_text = _("Order number exactly or part of its title, courier's id exactly or part of the name.")
     list_select_related = ["order", "courier"]
     list_per_page = 50
     fields = ["order_link", "courier_display", "status_badge", "comment", "reason", "created", "updated"]
     readonly_fields = fields
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Assignment], search_term: str):
+        return selectors.assignment_search(queryset, query=search_term), False
 
     @admin.display(description=_("order"), ordering="order__created_at")
     def order_link(self, assignment: Assignment):

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
@@ -185,6 +186,19 @@ def test_the_search_can_use_the_gin_index():
         plan = selectors.transcript_record_ids(query="заказ").explain()
 
     assert "calls_transcript_text_search" in plan
+
+
+@pytest.mark.postgres
+def test_ranking_reads_the_stored_vector_and_orders_by_keys_first():
+    wanted = make_transcribed()
+    with CaptureQueriesContext(connection) as queries:
+        page = search("заказ")
+
+    assert [hit.record.pk for hit in page.hits] == [wanted.pk]
+    keys, rows = (query["sql"] for query in queries.captured_queries)
+    assert "to_tsvector" not in keys + rows
+    assert '"search_vector"' in keys and keys.startswith('SELECT "calls_transcript"."id"')
+    assert "ts_headline" in rows and "ts_headline" not in keys
 
 
 # API ----------------------------------------------------------------------------------------

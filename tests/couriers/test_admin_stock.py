@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from couriers import services
+from returns.models import Courier
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +76,35 @@ def test_the_courier_page_links_the_couriers_recent_orders(admin_client, make_or
     page = admin_client.get("/admin/returns/courier/courier-001/change/").content.decode()
 
     assert 'href="/admin/couriers/order/UT-555/change/"' in page and "Последние заказы" in page
+
+
+@pytest.mark.parametrize("term", ["UT-FIND", "Петров", "courier-001"])
+def test_the_assignment_list_finds_by_order_number_courier_name_and_id(admin_client, make_order, courier, term):
+    make_order("ASSIGNED", id="UT-FIND", title="Чехол")
+    Courier.objects.create(courier_id="courier-002", display_name="Анна Смирнова")
+    make_order("ASSIGNED", id="UT-OTHER", courier_id="courier-002")
+
+    found = admin_client.get("/admin/couriers/assignment/", {"q": term}).context["cl"].result_list
+
+    assert [assignment.order_id for assignment in found] == ["UT-FIND"]
+
+
+def test_the_assignment_search_asks_orders_and_couriers_first_and_joins_nothing(admin_client, make_order, courier):
+    make_order("ASSIGNED", id="UT-FIND")
+
+    with CaptureQueriesContext(connection) as queries:
+        admin_client.get("/admin/couriers/assignment/", {"q": "UT-FIND"})
+
+    listed = [query["sql"] for query in queries.captured_queries if 'FROM "couriers_assignment"' in query["sql"]]
+    [count] = [sql for sql in listed if sql.startswith("SELECT COUNT(")]
+    assert "JOIN" not in count
+    assert '"couriers_assignment"."order_id" IN (SELECT' in count
+
+
+def test_the_movement_search_compares_the_sku_whole_so_its_index_answers(admin_client, loaded):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/couriers/stockmovement/", {"q": "GLASS-IP13"})
+
+    assert response.context["cl"].result_count == 1
+    listed = [query["sql"] for query in queries.captured_queries if 'FROM "couriers_stockmovement"' in query["sql"]]
+    assert listed and not any("UPPER(" in sql or "LIKE" in sql for sql in listed)

@@ -3,6 +3,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -131,6 +133,45 @@ def test_search_by_line_sku_imei_and_short_id(admin_client, make_return):
     for term in ("UNIQUE-SKU", "490154203237518", wanted.short_id):
         response = admin_client.get(CHANGELIST, {"q": term})
         assert [row.return_id for row in response.context["cl"].result_list] == [wanted.return_id], term
+
+
+def test_search_by_a_line_serial_number(admin_client, make_return):
+    line = {"sku": "S-1", "qty": 1, "quality": "new", "reason_code": "r", "serial": "SN-WANTED"}
+    wanted = make_return(items=[line])
+    make_return()
+
+    response = admin_client.get(CHANGELIST, {"q": "SN-WANTED"})
+
+    assert [row.return_id for row in response.context["cl"].result_list] == [wanted.return_id]
+
+
+def test_the_line_search_asks_the_lines_with_exists_and_never_de_duplicates(admin_client, make_return):
+    line = {"sku": "DUP-SKU", "qty": 1, "quality": "new", "reason_code": "r"}
+    wanted = make_return(items=[line, {**line, "qty": 2}])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "DUP-SKU"})
+
+    assert [row.return_id for row in response.context["cl"].result_list] == [wanted.return_id]
+    listed = [query["sql"] for query in queries.captured_queries if '"returns_return"' in query["sql"]]
+    assert any("EXISTS" in sql for sql in listed)
+    assert not any("DISTINCT" in sql for sql in listed)
+    assert not any(
+        'INNER JOIN "returns_returnline"' in sql or 'LEFT OUTER JOIN "returns_returnline"' in sql for sql in listed
+    )
+
+
+def test_the_list_counts_lines_per_row_without_grouping_the_table(admin_client, make_return):
+    line = {"sku": "A", "qty": 2, "quality": "new", "reason_code": "r"}
+    make_return(items=[line, {**line, "sku": "B", "qty": 3}])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST)
+
+    [row] = response.context["cl"].result_list
+    assert (row.line_count, row.total_qty) == (2, 5)
+    listed = [query["sql"] for query in queries.captured_queries if 'FROM "returns_return"' in query["sql"]]
+    assert listed and not any('JOIN "returns_returnline"' in sql for sql in listed)
 
 
 def test_the_change_page_shows_lines_and_the_history_page_renders(admin_client, make_return):
