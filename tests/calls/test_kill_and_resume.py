@@ -94,7 +94,8 @@ def test_a_killed_run_resumes_to_the_same_end_state(export_env):
 
 def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(export_env, tmp_path):
     env, database, _storage, _fake = export_env
-    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8"}
+    # Unbuffered: the progress line must reach the file while the downloads run, not when the process exits.
+    slow = {**env, "B24_RATE_LIMIT_RPS": "8", "B24_DOWNLOAD_RATE_RPS": "8", "PYTHONUNBUFFERED": "1"}
     stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     with stdout.open("w") as out, stderr.open("w") as err:
         process = subprocess.Popen(
@@ -110,6 +111,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command_and_exits_130(export_env
                 assert process.poll() is None, stderr.read_text()
                 time.sleep(0.1)
             assert "download: " in stdout.read_text(), "the downloads never started"
+            assert process.poll() is None, "the run finished before it could be interrupted; slow it down"
             process.send_signal(signal.SIGINT)
             code = process.wait(timeout=30)
         finally:
