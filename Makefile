@@ -30,8 +30,10 @@ init: migrate
 worker: migrate
 	$(PY) manage.py worker
 
+## Demo data of every app and the demo-admin superuser (password printed once); SEED_CALLS call records.
+SEED_CALLS ?= 40
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --calls $(SEED_CALLS)
 
 up:
 	docker compose -f docker/compose.yml up -d --build
