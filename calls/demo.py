@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import io
 import wave
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -126,9 +127,8 @@ def _run(kind: str, now: datetime) -> CallExport:
     run = CallExport.objects.filter(options__demo=kind).first()
     if run is not None:
         return run
-    period_from, period_to = services.local_day_range(
-        timezone.localdate(now) - timedelta(days=PERIOD_DAYS - 1), timezone.localdate(now)
-    )
+    today = now.astimezone(ZoneInfo(settings.APP_CONFIG.call_export_timezone)).date()
+    period_from, period_to = services.local_day_range(today - timedelta(days=PERIOD_DAYS - 1), today)
     run = CallExport.objects.create(
         period_from=period_from,
         period_to=period_to,
@@ -184,12 +184,11 @@ def _item(index: int, started: datetime, has_recording: bool) -> dict[str, Any]:
 
 
 def _record(run: CallExport, index: int, status: str, now: datetime) -> CallRecord:
-    started = timezone.localtime(now) - timedelta(days=index % PERIOD_DAYS, hours=2 + index % 8, minutes=index * 7 % 60)
-    started = max(started, run.period_from + timedelta(hours=9))
+    started = _started_at(index, now)
     has_recording = status != S.SKIPPED
     record = CallRecord.objects.create(
         run=run,
-        **record_fields(_item(index, started.replace(microsecond=0), has_recording)),
+        **record_fields(_item(index, started, has_recording)),
         status=S.PENDING if has_recording else S.SKIPPED,
         error_code=None if has_recording else "no_recording",
     )
@@ -197,6 +196,19 @@ def _record(run: CallExport, index: int, status: str, now: datetime) -> CallReco
         _STEPS[step](record, index, now)
         record.refresh_from_db()
     return record
+
+
+def _started_at(index: int, now: datetime) -> datetime:
+    """Within the call centre's hours, 09:00–19:59 Moscow, on one of the period's days; never in the future."""
+    zone = ZoneInfo(settings.APP_CONFIG.call_export_timezone)
+    today = now.astimezone(zone).date()
+    minute = (index * 53) % (11 * 60)
+    for days_back in (index % PERIOD_DAYS, index % (PERIOD_DAYS - 1) + 1):
+        day = today - timedelta(days=days_back)
+        started = datetime.combine(day, time(9, 0), tzinfo=zone) + timedelta(minutes=minute, seconds=index * 17 % 60)
+        if started <= now:
+            return started
+    return started
 
 
 def _downloading(record: CallRecord, index: int, now: datetime) -> None:

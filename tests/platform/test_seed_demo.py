@@ -6,11 +6,13 @@ import re
 from decimal import Decimal
 from io import StringIO
 from math import ceil
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from calls.models import (
     CallExport,
@@ -198,3 +200,12 @@ def test_it_prints_the_admin_pages_to_look_at():
     assert "/admin/calls/callrecord/" in output
     assert "/admin/couriers/order/" in output
     assert "/admin/returns/return/" in output
+
+
+def test_calls_fall_in_the_call_centres_hours_inside_their_runs_period():
+    seed("--calls", "24")
+
+    zone = ZoneInfo(django_settings.APP_CONFIG.call_export_timezone)
+    for record in CallRecord.objects.select_related("run"):
+        assert 9 <= record.call_started_at.astimezone(zone).hour < 20
+        assert record.run.period_from <= record.call_started_at <= min(record.run.period_to, timezone.now())
