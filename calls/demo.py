@@ -33,6 +33,7 @@ from calls import services, transcription
 from calls.mapping import record_fields
 from calls.models import (
     JOB_TRANSITIONS,
+    MAX_DOWNLOAD_ATTEMPTS,
     RECORD_TRANSITIONS,
     CallExport,
     CallExportStatus,
@@ -216,7 +217,15 @@ def _downloading(record: CallRecord, index: int, now: datetime) -> None:
 
 
 def _missing_audio(record: CallRecord, index: int, now: datetime) -> None:
-    _move(record, S.MISSING_AUDIO, error_code="http_404", error_message="Bitrix24 answered 404 for the recording")
+    """A 404 on every attempt: only the last of MAX_DOWNLOAD_ATTEMPTS makes the record final (CALL-16)."""
+    _move(
+        record,
+        S.MISSING_AUDIO,
+        attempts=MAX_DOWNLOAD_ATTEMPTS,
+        download_attempts=MAX_DOWNLOAD_ATTEMPTS,
+        error_code="http_404",
+        error_message="Bitrix24 answered 404 for the recording",
+    )
 
 
 def _downloaded(record: CallRecord, index: int, now: datetime) -> None:
@@ -308,7 +317,7 @@ def _error(record: CallRecord, index: int, now: datetime) -> None:
         job.pk,
         J.DEAD_LETTER,
         only_from=[J.RUNNING],
-        attempts=4,
+        attempts=len(settings.APP_CONFIG.stt_retry_delays_s) + 1,
         failed_at=now,
         finished_at=now,
         dispatched_at=None,
@@ -317,7 +326,15 @@ def _error(record: CallRecord, index: int, now: datetime) -> None:
         last_error_message=message,
         dlq_reason=f"429: {message}",
     )
-    _move(record, S.ERROR, error_code="max_retries", error_message=f"http_429: {message}", stt_attempts=4)
+    retries = len(settings.APP_CONFIG.stt_retry_delays_s) + 1
+    _move(
+        record,
+        S.ERROR,
+        error_code="max_retries",
+        error_message=f"http_429: {message}",
+        attempts=1 + retries,
+        stt_attempts=retries,
+    )
 
 
 _STEPS = {

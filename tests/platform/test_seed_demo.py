@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from io import StringIO
 from math import ceil
@@ -15,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from calls.models import (
+    MAX_DOWNLOAD_ATTEMPTS,
     CallExport,
     CallExportStatus,
     CallRecord,
@@ -209,3 +213,32 @@ def test_calls_fall_in_the_call_centres_hours_inside_their_runs_period():
     for record in CallRecord.objects.select_related("run"):
         assert 9 <= record.call_started_at.astimezone(zone).hour < 20
         assert record.run.period_from <= record.call_started_at <= min(record.run.period_to, timezone.now())
+
+
+def test_attempt_counters_match_how_each_record_got_its_status():
+    seed("--calls", "8")
+
+    retries = len(django_settings.APP_CONFIG.stt_retry_delays_s) + 1
+    missing = CallRecord.objects.get(status=CallRecordStatus.MISSING_AUDIO)
+    failed = CallRecord.objects.get(status=CallRecordStatus.ERROR)
+    assert missing.download_attempts == MAX_DOWNLOAD_ATTEMPTS
+    assert (failed.download_attempts, failed.stt_attempts, failed.attempts) == (1, retries, 1 + retries)
+    assert TranscriptionJob.objects.get(call_record=failed).attempts == retries
+
+
+def test_from_the_shell_a_negative_calls_count_exits_non_zero_with_the_message(tmp_path):
+    database = tmp_path / "untouched.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "LOCAL_STORAGE_DIR": str(tmp_path / "storage")}
+
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--calls", "-1"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode != 0
+    assert "--calls must be between 0 and 10000, not -1" in done.stderr
+    assert not database.exists()
