@@ -185,7 +185,7 @@ def _item(index: int, started: datetime, has_recording: bool) -> dict[str, Any]:
 
 
 def _record(run: CallExport, index: int, status: str, now: datetime) -> CallRecord:
-    started = _started_at(index, now)
+    started = _started_at(index, min(now, run.period_to))
     has_recording = status != S.SKIPPED
     record = CallRecord.objects.create(
         run=run,
@@ -200,7 +200,11 @@ def _record(run: CallExport, index: int, status: str, now: datetime) -> CallReco
 
 
 def _started_at(index: int, now: datetime) -> datetime:
-    """Within the call centre's hours, 09:00–19:59 Moscow, on one of the period's days; never in the future."""
+    """Within the call centre's hours, 09:00–19:59 Moscow, on one of the seven days up to ``now``, never after it.
+
+    ``now`` is the end of the run's period when that is earlier: calls added to a
+    run of last week by a later ``--calls`` still fall inside its period.
+    """
     zone = ZoneInfo(settings.APP_CONFIG.call_export_timezone)
     today = now.astimezone(zone).date()
     minute = (index * 53) % (11 * 60)

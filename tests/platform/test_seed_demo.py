@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 from math import ceil
@@ -17,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from calls.demo import seed_calls
 from calls.models import (
     MAX_DOWNLOAD_ATTEMPTS,
     CallExport,
@@ -242,3 +244,12 @@ def test_from_the_shell_a_negative_calls_count_exits_non_zero_with_the_message(t
     assert done.returncode != 0
     assert "--calls must be between 0 and 10000, not -1" in done.stderr
     assert not database.exists()
+
+
+def test_calls_added_a_week_later_still_fall_inside_their_runs_period():
+    seed_calls(total=8, now=timezone.now() - timedelta(days=10))
+
+    seed_calls(total=16)
+
+    for record in CallRecord.objects.select_related("run"):
+        assert record.run.period_from <= record.call_started_at <= record.run.period_to
