@@ -96,10 +96,10 @@ class Fake:
                 raise DemoError(
                     f"the fake {self.name} exited at start (status {self.process.returncode}); see {self.log}"
                 )
-            if self.env_file.is_file():
-                pairs = [line.split("=", 1) for line in self.env_file.read_text().splitlines() if "=" in line]
-                if pairs:
-                    return dict(pairs)
+            # The file is written in one go but not atomically: complete once it ends its last line.
+            text = self.env_file.read_text() if self.env_file.is_file() else ""
+            if text.endswith("\n"):
+                return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
             time.sleep(0.1)
         raise DemoError(f"the fake {self.name} did not start in {START_TIMEOUT_S:.0f} s; see {self.log}")
 
