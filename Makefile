@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint docs-check format bench docker-config migrate superuser clean venv init worker seed up down messages stt-smoke schema
+.PHONY: run test lint docs-check format bench docker-config migrate superuser clean venv init worker seed demo up down messages stt-smoke schema
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -30,8 +30,18 @@ init: migrate
 worker: migrate
 	$(PY) manage.py worker
 
+## Demo data of every app and the demo-admin superuser (password printed once); SEED_CALLS call records.
+SEED_CALLS ?= 40
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --calls $(SEED_CALLS)
+
+## The call pipeline end to end (tools/demo.py): the fake Bitrix24 and fake OpenAI on free ports, a 7-day export
+## of DEMO_CALLS calls through download, transcription, summaries, registry and report, on a scratch SQLite
+## database and storage in DEMO_DIR (the developer's var/ is untouched); both fakes are stopped on any exit.
+DEMO_CALLS ?= 300
+DEMO_DIR ?= build/demo
+demo: $(STAMP)
+	$(PY) tools/demo.py --calls $(DEMO_CALLS) --dir $(DEMO_DIR)
 
 up:
 	docker compose -f docker/compose.yml up -d --build

@@ -25,7 +25,8 @@ default) answering 503 ``QUERY_LIMIT_EXCEEDED``; a wrong user or token answers
 401 ``NO_AUTH_FOUND``.  Faults are injected with :meth:`FakeBitrix24.fail_next`,
 :attr:`FakeBitrix24.fault_rate` or :attr:`FakeBitrix24.recording_faults`.
 
-Run by hand: ``python -m tests.fakes.bitrix24 --port 8765 --calls 500 --env-file .env``.
+Run by hand: ``python -m tests.fakes.bitrix24 --port 8765 --calls 500 --env-file .env``
+(``--port 0`` takes a free port; the ``--env-file`` then says which — ``make demo`` starts it so).
 """
 
 from __future__ import annotations
