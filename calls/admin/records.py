@@ -103,6 +103,8 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
     change_list_template = "admin/calls/callrecord/change_list.html"
     # The list shows none of these; the record's page reads them.
     list_defer = ("raw_payload", "error_message", "text_preview", "recording_url")
+    # Staff look for the latest calls first; the index on the start time is read backwards.
+    ordering = ("-call_started_at", "-id")
     actions = ("retry_download", "retranscribe", "requeue_failed_transcriptions")
     fieldsets = [
         # The conversation comes first, player beside the text, so that staff can listen and read along

@@ -201,17 +201,18 @@ def test_every_branch_of_the_record_search_has_an_index_on_postgresql():
 def test_a_deep_page_skips_the_rows_before_it_by_their_keys_only(admin_client, monkeypatch):
     from calls.admin import CallRecordAdmin
 
-    first, second = make_record(), make_record()
+    older, newer = make_record(), make_record()
     monkeypatch.setattr(CallRecordAdmin, "list_per_page", 1)
 
+    # Newest first: the second page holds the older call.
     response = admin_client.get(LIST, {"p": 2})
     _html, sql = statements(admin_client, LIST, {"p": 2})
 
-    assert [record.pk for record in response.context["cl"].result_list] == [second.pk]
-    assert first.pk != second.pk
+    assert [record.pk for record in response.context["cl"].result_list] == [older.pk]
+    assert older.pk != newer.pk
     [keys] = [statement for statement in sql if "OFFSET 1" in statement]
     assert keys.split(" FROM ")[0] in ('SELECT "calls_callrecord"."id"', 'SELECT "calls_callrecord"."id" AS "pk"')
-    assert any(f'"calls_callrecord"."id" IN ({second.pk})' in statement for statement in sql)
+    assert any(f'"calls_callrecord"."id" IN ({older.pk})' in statement for statement in sql)
 
 
 def test_the_capped_count_does_not_sort(admin_client):
