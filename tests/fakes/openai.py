@@ -113,6 +113,7 @@ class LoggedRequest:
     duration_seconds: float | None = None
     text: str | None = None
     system: str | None = None
+    client_port: int | None = None  # the TCP connection the request came on
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ class _Handler(FakeServiceHandler):
             "/v1/chat/completions": "chat",
             "/v1/models": "models",
         }.get(path, "other")
-        self._entry = LoggedRequest(time.time(), self.command, path, 0, kind)
+        self._entry = LoggedRequest(time.time(), self.command, path, 0, kind, client_port=self.client_address[1])
         fault = self.api._take_fault(kind)
         if fault and fault.kind == "reset":
             self.api.log(self._entry)
