@@ -360,8 +360,13 @@ def call_export_refresh(*, run: CallExport, package_inline: bool = False) -> Cal
 def call_export_close_if_done(*, run_id: Any) -> None:
     """After a task: close the run now if it has nothing left open, rather than at the supervisor's next minute.
 
-    One query answers whether it may close: the run, if still in progress with no record open.
+    While a job of the run is still open (found through the jobs' status index) its record is not
+    final either, and that is the one query; only then are the run's records looked at, in one query.
+    A run this misses (a final record whose job is open) closes at the supervisor's next minute.
     """
+    open_jobs = TranscriptionJob.objects.filter(call_record__run_id=run_id, status__in=transcription.OPEN_JOB_STATUSES)
+    if open_jobs.exists():
+        return
     open_records = CallRecord.objects.filter(run=OuterRef("pk")).exclude(FINAL_RECORD_Q)
     run = (
         CallExport.objects.filter(pk=run_id, status=CallExportStatus.IN_PROGRESS).filter(~Exists(open_records)).first()

@@ -81,6 +81,8 @@ DISPATCH_TTL = timedelta(seconds=60)
 CLAIM_LOCK_KEY = 0x53_54_54_5F_53_4C_4F_54  # "STT_SLOT"
 MESSAGE_LIMIT = 2000
 CIRCUIT_OPEN_SECONDS = OPEN_FOR.total_seconds()
+# A job in one of these still has work to do; its record is not final.
+OPEN_JOB_STATUSES = (J.QUEUED, J.RUNNING, J.RETRY_WAIT)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # claim: the job with its record and run, the running count, the two guarded moves;
 # the request: the circuit's read, the IntegrationLog row, the circuit's count;
 # the result: the ownership check, the transcript's upsert, the two moves;
-# the hand-on: the running count, the hand-outs, the pick; the run's closing check.
+# the hand-on: the running count, the hand-outs, the pick (the next job is handed out already, by the
+# first job); the run's closing check (a job of the run is still open: its records are not looked at).
 STATEMENTS = 4 + 3 + 4 + 3 + 1
 # PostgreSQL serialises the claim and the dispatch with an advisory lock each.
 ADVISORY_LOCKS = 2
@@ -28,9 +29,10 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
 
 @pytest.fixture
 def job_after_a_first_one(stored):
-    """A queued job of a run without summaries, after a first job created the circuit's row."""
+    """A queued job of a run without summaries, one more queued after it, and a first job done (the circuit's row exists)."""
     first = stored(wav(tone(440, 1)))
     job = stored(wav(tone(500, 1)))
+    stored(wav(tone(600, 1)))
     CallExport.objects.update(options={"generate_summary": False})
     tasks.transcribe(str(first.pk))
     return job
@@ -49,3 +51,22 @@ def test_a_successful_job_takes_no_savepoint(job_after_a_first_one, fake_openai)
         tasks.transcribe(str(job_after_a_first_one.pk))
 
     assert not [sql for sql in statements(queries) if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def test_the_last_job_of_a_run_closes_it(stored, fake_openai):
+    only = stored(wav(tone(440, 1)))
+    CallExport.objects.update(options={"generate_summary": False}, checkpoint={"listed": True})
+
+    tasks.transcribe(str(only.pk))
+
+    assert CallExport.objects.get().status == "completed"
+
+
+def test_a_run_with_a_job_still_open_stays_in_progress(stored, fake_openai):
+    first = stored(wav(tone(440, 1)))
+    stored(wav(tone(500, 1)))
+    CallExport.objects.update(options={"generate_summary": False}, checkpoint={"listed": True})
+
+    tasks.transcribe(str(first.pk))
+
+    assert CallExport.objects.get().status == "in_progress"
