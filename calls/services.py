@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from calls import reports, transcription
@@ -358,9 +358,20 @@ def call_export_refresh(*, run: CallExport, package_inline: bool = False) -> Cal
 
 
 def call_export_close_if_done(*, run_id: Any) -> None:
-    """After a task: close the run now if it has nothing left open, rather than at the supervisor's next minute."""
-    run = CallExport.objects.filter(pk=run_id, status=CallExportStatus.IN_PROGRESS).first()
-    if run is not None and run.checkpoint.get("listed") and not run.records.exclude(FINAL_RECORD_Q).exists():
+    """After a task: close the run now if it has nothing left open, rather than at the supervisor's next minute.
+
+    While a job of the run is still open (found through the jobs' status index) its record is not
+    final either, and that is the one query; only then are the run's records looked at, in one query.
+    A run this misses (a final record whose job is open) closes at the supervisor's next minute.
+    """
+    open_jobs = TranscriptionJob.objects.filter(call_record__run_id=run_id, status__in=transcription.OPEN_JOB_STATUSES)
+    if open_jobs.exists():
+        return
+    open_records = CallRecord.objects.filter(run=OuterRef("pk")).exclude(FINAL_RECORD_Q)
+    run = (
+        CallExport.objects.filter(pk=run_id, status=CallExportStatus.IN_PROGRESS).filter(~Exists(open_records)).first()
+    )
+    if run is not None and run.checkpoint.get("listed"):
         call_export_refresh(run=run)
 
 

@@ -81,6 +81,8 @@ DISPATCH_TTL = timedelta(seconds=60)
 CLAIM_LOCK_KEY = 0x53_54_54_5F_53_4C_4F_54  # "STT_SLOT"
 MESSAGE_LIMIT = 2000
 CIRCUIT_OPEN_SECONDS = OPEN_FOR.total_seconds()
+# A job in one of these still has work to do; its record is not final.
+OPEN_JOB_STATUSES = (J.QUEUED, J.RUNNING, J.RETRY_WAIT)
 
 
 @dataclass(frozen=True)
@@ -247,8 +249,15 @@ def _claim(job_id: str, now: datetime) -> TranscriptionJob | JobOutcome:
             # slot as free and hands the job out again (a burst of due retries must not look in flight).
             TranscriptionJob.objects.filter(pk=job.pk).update(dispatched_at=None)
             return JobOutcome(job.status, worked=False)
+        # Guarded by the attempts just read as well, so the job in hand is the row as it is now: no re-read.
+        attempts = job.attempts + 1
         if not JOB_TRANSITIONS.move(
-            jobs_ready(now), job.pk, J.RUNNING, attempts=F("attempts") + 1, started_at=now, finished_at=None
+            jobs_ready(now).filter(attempts=job.attempts),
+            job.pk,
+            J.RUNNING,
+            attempts=attempts,
+            started_at=now,
+            finished_at=None,
         ):
             return JobOutcome(job.status, worked=False)
         record = job.call_record
@@ -265,7 +274,10 @@ def _claim(job_id: str, now: datetime) -> TranscriptionJob | JobOutcome:
             JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.RUNNING], finished_at=now)
             TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code=f"record_{record.status}")
             return JobOutcome(J.SKIPPED, f"record_{record.status}", worked=False)
-        return TranscriptionJob.objects.select_related("call_record__run").get(pk=job.pk)
+        job.status, job.attempts, job.started_at, job.finished_at = J.RUNNING, attempts, now, None
+        # The record's counters moved in the database; only its status is read from here on.
+        record.status = S.TRANSCRIBING
+        return job
 
 
 def job_run(job_id: str, *, transcriber: Any = None, now: Callable[[], datetime] = timezone.now) -> JobOutcome:
@@ -411,10 +423,7 @@ def _finish_succeeded(
             "error_code": None,
             "error_message": "",
         },
-        also=lambda: Transcript.objects.update_or_create(
-            call_record=record,
-            defaults={"text_full": result.text, "text_normalized": None, "metadata": metadata, "purged_at": None},
-        ),
+        also=lambda: _transcript_upsert(record, text=result.text, metadata=metadata),
     )
     if not settled:
         return SUPERSEDED
@@ -435,10 +444,21 @@ def _finish_succeeded(
             "correlation_id": str(record.run_id),
         },
     )
-    from calls.summaries import summary_for  # summaries read the transcript this module writes
+    from calls.summaries import summaries_enabled, summary_for  # summaries read the transcript this module writes
 
-    summary_for(record.pk)
+    if summaries_enabled(record.run.options):
+        summary_for(record.pk)
     return JobOutcome(J.SUCCEEDED)
+
+
+def _transcript_upsert(record: CallRecord, *, text: str, metadata: dict[str, Any]) -> None:
+    """The record's one transcript, created or replaced in one ``INSERT … ON CONFLICT`` (no savepoints)."""
+    Transcript.objects.bulk_create(
+        [Transcript(call_record=record, text_full=text, text_normalized=None, metadata=metadata, purged_at=None)],
+        update_conflicts=True,
+        unique_fields=["call_record"],
+        update_fields=["text_full", "text_normalized", "metadata", "purged_at", "updated_at"],
+    )
 
 
 def _finish_skipped(job: TranscriptionJob, code: str, message: str, now: Callable[[], datetime]) -> JobOutcome:

@@ -5,6 +5,8 @@
 half-open probe goes through: its success closes the circuit, its failure
 opens it for another 30 seconds.  The state is a ``CircuitState`` row per key,
 changed under ``SELECT … FOR UPDATE``, so every process sees the same circuit.
+The common case, a success in a closed circuit that does not tip it, is one
+guarded ``UPDATE`` instead, so workers do not queue on the row's lock.
 
 A caller asks :meth:`CircuitBreaker.admit` once before a call and reports
 :meth:`CircuitBreaker.record` once after it, retries included: a blip that a
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Case, ExpressionWrapper, F, FloatField, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
 
 from integrations.models import CircuitState
@@ -72,6 +75,8 @@ class CircuitBreaker:
     def record(self, *, ok: bool, permit: Permit) -> None:
         """Count the outcome of one admitted call; open or close the circuit when it tips."""
         now = self.now()
+        if ok and permit is Permit.CALL and self._count_success(now):
+            return
         with transaction.atomic():
             circuit, _ = CircuitState.objects.select_for_update().get_or_create(
                 value=self.key, defaults={"window_started": now}
@@ -86,6 +91,27 @@ class CircuitBreaker:
             circuit.save()
         if event:
             self._log(event, circuit, probe=permit is Permit.PROBE)
+
+    def _count_success(self, now: datetime) -> bool:
+        """One success in a closed circuit, counted in one ``UPDATE``; False when that is not the case at hand.
+
+        The ``UPDATE`` applies only when the row exists, the circuit is closed
+        and one more success cannot open it (a success can: the tenth call of a
+        window with five failures); everything else takes the locked path of
+        :meth:`record`.  The database evaluates the condition and the new
+        counts on the row as it is when the statement runs, so concurrent
+        successes are all counted.
+        """
+        expired = Q(window_started__lte=now - WINDOW)
+        cannot_tip = Q(calls__lt=MIN_CALLS - 1) | Q(
+            failures__lt=ExpressionWrapper((F("calls") + 1) * FAILURE_RATIO, output_field=FloatField())
+        )
+        counted = CircuitState.objects.filter(Q(value=self.key, state=State.CLOSED) & (expired | cannot_tip)).update(
+            window_started=Case(When(expired, then=Value(now)), default=F("window_started")),
+            calls=Case(When(expired, then=Value(1)), default=F("calls") + 1, output_field=PositiveIntegerField()),
+            failures=Case(When(expired, then=Value(0)), default=F("failures"), output_field=PositiveIntegerField()),
+        )
+        return counted == 1
 
     def _count(self, circuit: CircuitState, now: datetime, ok: bool) -> str | None:
         if now - circuit.window_started >= WINDOW:

@@ -3,7 +3,8 @@
 * :class:`OpenAICompatibleClient` builds the official SDK the same way for
   both: ``max_retries=0`` (the job layer and the outbound policy own
   retries), a short connect timeout, the optional proxy and one TLS context
-  per process; it masks the key in every text it produces.
+  per process, and on request one connection pool per process
+  (:func:`shared_http_client`); it masks the key in every text it produces.
 * :class:`ProviderError` is the typed failure both families derive from, in
   the shape :class:`integrations.outbound.OutboundError` the shared policy
   reads; :class:`StatusError` turns an error status into ``http_<status>``.
@@ -15,6 +16,7 @@ Nothing here reads settings.
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from typing import Any
 
@@ -95,27 +97,63 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
+def _timeout(timeout_s: float) -> httpx2.Timeout:
+    return httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
+
+
+def _http_client(*, proxy_url: str, timeout_s: float) -> httpx2.Client:
+    return openai.DefaultHttpx2Client(proxy=proxy_url or None, timeout=_timeout(timeout_s), verify=shared_ssl_context())
+
+
+@functools.cache
+def _shared_http_client(pid: int, proxy_url: str, timeout_s: float) -> httpx2.Client:
+    return _http_client(proxy_url=proxy_url, timeout_s=timeout_s)
+
+
+def shared_http_client(*, proxy_url: str, timeout_s: float) -> httpx2.Client:
+    """This process's HTTP client (its connection pool) for ``proxy_url`` and ``timeout_s``, built on first use.
+
+    Clients built one per job then keep their connections alive between jobs:
+    no new TCP connection, and against the real API no TLS handshake, through
+    the proxy too.  An httpx client is thread-safe.  Keyed by the process id
+    as well, so a forked worker never uses its parent's sockets.
+    """
+    return _shared_http_client(os.getpid(), proxy_url, timeout_s)
+
+
 class OpenAICompatibleClient:
-    """One configured SDK connection to ``base_url``; subclasses add the endpoint they call."""
+    """One configured SDK connection to ``base_url``; subclasses add the endpoint they call.
+
+    With ``shared_connections`` the SDK sends through :func:`shared_http_client`
+    (same proxy, same timeouts), and :meth:`close` leaves that pool open for the
+    next client; otherwise the client has an HTTP client of its own, closed with it.
+    """
 
     path = ""  # the endpoint below base_url, for logs and the audit
 
-    def __init__(self, *, api_key: str, base_url: str, model: str, timeout_s: float, proxy_url: str = ""):
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        model: str,
+        timeout_s: float,
+        proxy_url: str = "",
+        shared_connections: bool = False,
+    ):
         self.model = model
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.proxy_url = proxy_url
+        self.shared_connections = shared_connections
         self._api_key = api_key
-        timeout = httpx2.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S))
-        # The SDK closes this HTTP client with itself (close()).
+        http_options = {"proxy_url": proxy_url, "timeout_s": timeout_s}
         self._sdk = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
-            timeout=timeout,
+            timeout=_timeout(timeout_s),
             max_retries=0,
-            http_client=openai.DefaultHttpx2Client(
-                proxy=proxy_url or None, timeout=timeout, verify=shared_ssl_context()
-            ),
+            http_client=shared_http_client(**http_options) if shared_connections else _http_client(**http_options),
         )
 
     @property
@@ -130,7 +168,9 @@ class OpenAICompatibleClient:
         return f"{via} ({cause})"
 
     def close(self) -> None:
-        self._sdk.close()
+        # The SDK closes its HTTP client with itself; a shared one stays open for the next client.
+        if not self.shared_connections:
+            self._sdk.close()
 
     def __enter__(self) -> OpenAICompatibleClient:
         return self

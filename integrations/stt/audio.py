@@ -8,9 +8,13 @@ PyAV's wheels carry FFmpeg, so no system package is needed.  Three operations:
   "dual mono" (the same mix on both channels), which would cost twice as much
   to transcribe per channel and give every line twice;
 - :func:`split_for_upload` decodes once and yields ordered chunks, each
-  re-encoded and measured for speech, mono or one channel at a time.
+  re-encoded and measured for speech, mono or one channel at a time;
+- :func:`as_stored` makes a mono MP3 or 16-bit WAV that fits in one upload
+  its own upload, byte for byte, after measuring it for speech: decoding is
+  a fraction of what LAME encoding costs, and the provider hears what was
+  recorded.
 
-Uploads are MP3, mono, 16 kHz, 32 kbps constant bit rate.  16 kHz is what
+Re-encoded uploads are MP3, mono, 16 kHz, 32 kbps constant bit rate.  16 kHz is what
 Whisper resamples to anyway; telephone audio has nothing above 4 kHz.  MP3 is
 decoded by OpenAI and by every compatible server we know, and at a constant
 bit rate its size is known before encoding (4 KB a second, a tenth of 16 kHz
@@ -63,6 +67,10 @@ DISTINCT_CHANNELS_DB = -20.0
 # Shorter chunks would mean a request per second of audio.
 MIN_CHUNK_SECONDS = 1.0
 
+# (container, codec) of a mono recording sent as stored, and the upload's extension: what OpenAI and
+# every compatible server decode, and what telephony stores.
+AS_STORED = {("mp3", "mp3"): ".mp3", ("wav", "pcm_s16le"): ".wav"}
+
 FULL_SCALE_SQUARED = 32768.0**2
 SILENCE_FLOOR_DBFS = -120.0
 
@@ -103,6 +111,7 @@ class AudioChunk:
     data: bytes
     speech_seconds: float
     loudest_dbfs: float
+    extension: str = UPLOAD_EXTENSION
 
     @property
     def silent(self) -> bool:
@@ -116,7 +125,7 @@ class AudioChunk:
     def filename(self) -> str:
         # OpenAI and compatible servers pick the decoder from the name.
         channel = "" if self.channel is None else f"-ch{self.channel}"
-        return f"chunk-{self.index:03d}{channel}{UPLOAD_EXTENSION}"
+        return f"chunk-{self.index:03d}{channel}{self.extension}"
 
 
 def storage_extension(container: str) -> str:
@@ -179,6 +188,56 @@ def upload_seconds_limit(*, max_chunk_seconds: float, max_chunk_bytes: int) -> f
     if limit < MIN_CHUNK_SECONDS:
         raise ValueError(f"chunks of {limit:.2f} s are too short; raise the size or length limit")
     return limit
+
+
+def as_stored(
+    source: AudioSource,
+    info: AudioInfo,
+    *,
+    max_chunk_seconds: float,
+    max_chunk_bytes: int,
+    silence_threshold_dbfs: float,
+) -> AudioChunk | None:
+    """The recording as its only upload, its bytes as stored; None when it must go through :func:`split_for_upload`.
+
+    Only a mono recording in one of the :data:`AS_STORED` formats, no bigger
+    than ``max_chunk_bytes`` and no longer than ``max_chunk_seconds`` (as
+    decoded, not as the header says), so that it would have been one chunk
+    anyway.  It is decoded once, at its own rate, to measure its speech the
+    way every chunk is measured: a silent one must not be sent either.
+    """
+    extension = AS_STORED.get((info.container, info.codec))
+    if extension is None or info.channels != 1 or info.duration_seconds > max_chunk_seconds:
+        return None
+    data = _stored_bytes(source)
+    if len(data) > max_chunk_bytes:
+        return None
+    with _opened(source) as container:
+        stream = _audio_stream(container)
+        meter = _SpeechMeter(silence_threshold_dbfs, stream.codec_context.sample_rate)
+        for planes in _pcm(container, stream, layout="mono", rate=None):
+            meter.add(planes[0])
+    if meter.seconds > max_chunk_seconds:
+        return None
+    speech_seconds, loudest_dbfs = meter.finish()
+    return AudioChunk(
+        index=0,
+        channel=None,
+        start_seconds=0.0,
+        duration_seconds=meter.seconds,
+        data=data,
+        speech_seconds=speech_seconds,
+        loudest_dbfs=loudest_dbfs,
+        extension=extension,
+    )
+
+
+def _stored_bytes(source: AudioSource) -> bytes:
+    if hasattr(source, "read"):
+        source.seek(0)
+        return source.read()
+    with open(source, "rb") as file:
+        return file.read()
 
 
 def split_for_upload(
@@ -258,12 +317,8 @@ class _ChunkWriter:
         self._container = av.open(self._buffer, mode="w", format="mp3")
         self._stream = self._container.add_stream("libmp3lame", rate=UPLOAD_SAMPLE_RATE, layout="mono")
         self._stream.bit_rate = UPLOAD_BIT_RATE
-        self._loud = _mean_square_at(silence_threshold_dbfs)
-        self._window = int(UPLOAD_SAMPLE_RATE * ANALYSIS_WINDOW_SECONDS)
-        self._pending = array("h")
+        self._meter = _SpeechMeter(silence_threshold_dbfs, UPLOAD_SAMPLE_RATE)
         self._samples = 0
-        self._speech_samples = 0
-        self._loudest = 0.0
         self._closed = False
 
     def write(self, pcm: bytes) -> None:
@@ -277,23 +332,51 @@ class _ChunkWriter:
         frame.pts = self._samples
         self._container.mux(self._stream.encode(frame))
         self._samples += count
-        self._pending.frombytes(pcm)
-        while len(self._pending) >= self._window:
-            self._measure(self._pending[: self._window])
-            del self._pending[: self._window]
+        self._meter.add(pcm)
 
     def finish(self) -> tuple[bytes, float, float]:
         """The MP3 bytes, the seconds of speech and the loudest window in dBFS."""
-        if self._pending:
-            self._measure(self._pending)
+        speech_seconds, loudest_dbfs = self._meter.finish()
         self._container.mux(self._stream.encode(None))
         self.close()
-        return self._buffer.getvalue(), self._speech_samples / UPLOAD_SAMPLE_RATE, _dbfs(self._loudest)
+        return self._buffer.getvalue(), speech_seconds, loudest_dbfs
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._container.close()
+
+
+class _SpeechMeter:
+    """16-bit mono PCM at ``sample_rate`` in, 100 ms window by window: the seconds above the threshold and the loudest."""
+
+    def __init__(self, silence_threshold_dbfs: float, sample_rate: int):
+        self._loud = _mean_square_at(silence_threshold_dbfs)
+        self._rate = sample_rate
+        self._window = max(1, int(sample_rate * ANALYSIS_WINDOW_SECONDS))
+        self._pending = array("h")
+        self._samples = 0
+        self._speech_samples = 0
+        self._loudest = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """The seconds of audio added so far."""
+        return self._samples / self._rate
+
+    def add(self, pcm: bytes) -> None:
+        self._pending.frombytes(pcm)
+        self._samples += len(pcm) // 2
+        while len(self._pending) >= self._window:
+            self._measure(self._pending[: self._window])
+            del self._pending[: self._window]
+
+    def finish(self) -> tuple[float, float]:
+        """The seconds of speech and the loudest window in dBFS."""
+        if self._pending:
+            self._measure(self._pending)
+            del self._pending[:]
+        return self._speech_samples / self._rate, _dbfs(self._loudest)
 
     def _measure(self, window: array) -> None:
         mean_square = _mean_square(window)

@@ -92,8 +92,16 @@ class TranscriptionClient(OpenAICompatibleClient):
         proxy_url: str = "",
         hint_413: str = "",
         hint_422: str = "",
+        shared_connections: bool = False,
     ):
-        super().__init__(api_key=api_key, base_url=base_url, model=model, timeout_s=timeout_s, proxy_url=proxy_url)
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            timeout_s=timeout_s,
+            proxy_url=proxy_url,
+            shared_connections=shared_connections,
+        )
         self.hint_413 = hint_413
         self.hint_422 = hint_422
         self.response_format = response_format_for(model)

@@ -30,6 +30,8 @@ def client_from_config(config: AppConfig, **overrides: Any) -> Transcriber:
     while STT is disabled.  The result is a :class:`TranscriptionClient` behind
     the shared outbound policy, whose circuit breaker is keyed by the
     provider's host (``openai:<host>``), so every worker process shares it.
+    The transcriber and its audit context are the caller's (one a job); the
+    HTTP connections are the process's (:func:`~integrations.openai_sdk.shared_http_client`).
     ``overrides``: ``correlation_id`` (the job or run) and ``call_id`` for the
     audit rows and logs, ``breaker``, ``audit``; the rest go to the
     :class:`TranscriptionClient` constructor.
@@ -55,6 +57,7 @@ def client_from_config(config: AppConfig, **overrides: Any) -> Transcriber:
         "proxy_url": config.chatgpt_proxy_url,
         "hint_413": config.stt_error_hint_413,
         "hint_422": config.stt_error_hint_422,
+        "shared_connections": True,
     }
     options.update(overrides)
     return Transcriber(

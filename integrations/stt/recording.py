@@ -1,8 +1,9 @@
 """One recording to text (STT-02, STT-04, STT-05, STT-10).
 
 :func:`transcribe_recording` probes the file, refuses one over the duration
-limit before anything is sent, splits it into upload chunks (per channel for
-a two-party stereo recording), skips silent chunks, transcribes the others in
+limit before anything is sent, sends a mono MP3 or WAV that fits in one
+upload as it is stored and splits anything else into re-encoded upload
+chunks (per channel for a two-party stereo recording), skips silent chunks, transcribes the others in
 order and returns a :class:`RecordingTranscript`.
 
 Stereo: telephony often records the operator on one channel and the client
@@ -25,7 +26,15 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from integrations.stt.audio import AudioChunk, AudioInfo, AudioSource, has_distinct_channels, probe, split_for_upload
+from integrations.stt.audio import (
+    AudioChunk,
+    AudioInfo,
+    AudioSource,
+    as_stored,
+    has_distinct_channels,
+    probe,
+    split_for_upload,
+)
 from integrations.stt.client import ChunkTranscriber, ChunkTranscript, TranscribedSegment
 from integrations.stt.cost import billable_minutes, transcription_cost
 from integrations.stt.errors import DurationLimitExceeded
@@ -107,13 +116,13 @@ def transcribe_recording(
     dialogue = audio.channels == 2 and has_distinct_channels(
         source, silence_threshold_dbfs=settings.silence_threshold_dbfs
     )
-    chunks = split_for_upload(
-        source,
-        max_chunk_seconds=settings.max_chunk_seconds,
-        max_chunk_bytes=settings.max_chunk_bytes,
-        silence_threshold_dbfs=settings.silence_threshold_dbfs,
-        split_channels=dialogue,
-    )
+    limits = {
+        "max_chunk_seconds": settings.max_chunk_seconds,
+        "max_chunk_bytes": settings.max_chunk_bytes,
+        "silence_threshold_dbfs": settings.silence_threshold_dbfs,
+    }
+    stored = None if dialogue else as_stored(source, audio, **limits)
+    chunks = [stored] if stored is not None else split_for_upload(source, split_channels=dialogue, **limits)
     transcribed: list[tuple[AudioChunk, ChunkTranscript]] = []
     chunk_count = silent_count = 0
     duration = 0.0

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -107,10 +108,12 @@ class LoggedRequest:
     timestamp_granularities: tuple[str, ...] = ()
     file_name: str | None = None
     file_size: int | None = None
+    file_sha256: str | None = None  # of the uploaded bytes
     file_format: str | None = None
     duration_seconds: float | None = None
     text: str | None = None
     system: str | None = None
+    client_port: int | None = None  # the TCP connection the request came on
 
 
 @dataclass(frozen=True)
@@ -381,7 +384,7 @@ class _Handler(FakeServiceHandler):
             "/v1/chat/completions": "chat",
             "/v1/models": "models",
         }.get(path, "other")
-        self._entry = LoggedRequest(time.time(), self.command, path, 0, kind)
+        self._entry = LoggedRequest(time.time(), self.command, path, 0, kind, client_port=self.client_address[1])
         fault = self.api._take_fault(kind)
         if fault and fault.kind == "reset":
             self.api.log(self._entry)
@@ -420,6 +423,7 @@ class _Handler(FakeServiceHandler):
             return self._error(400, "Missing required parameter: 'file'.", param="file", code=None)
         file_name, data = files["file"]
         entry.file_name, entry.file_size = file_name, len(data)
+        entry.file_sha256 = hashlib.sha256(data).hexdigest()
         if not model:
             return self._error(400, "Missing required parameter: 'model'.", param="model", code=None)
         if response_format not in RESPONSE_FORMATS:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from integrations.bitrix24 import (
     Bitrix24HTTPError,
@@ -275,3 +277,39 @@ def test_opening_and_closing_are_logged(config, fake_b24, clock, caplog):
 
     events = [r.event for r in caplog.records if r.name == "integrations.circuitbreaker"]
     assert events == ["integration.b24.circuit_open", "integration.b24.circuit_closed"]
+
+
+def test_a_success_in_a_closed_circuit_is_one_statement(clock):
+    breaker = CircuitBreaker(key="openai:example", system="openai", now=clock)
+    breaker.record(ok=True, permit=Permit.CALL)
+
+    with CaptureQueriesContext(connection) as queries:
+        breaker.record(ok=True, permit=Permit.CALL)
+
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE"]
+    assert CircuitState.objects.values_list("calls", "failures").get(value=breaker.key) == (2, 0)
+
+
+def test_a_success_after_the_window_starts_a_new_one(clock):
+    breaker = CircuitBreaker(key="openai:example", system="openai", now=clock)
+    for _ in range(9):
+        breaker.record(ok=False, permit=Permit.CALL)
+    clock.advance(60)
+
+    breaker.record(ok=True, permit=Permit.CALL)
+
+    circuit = CircuitState.objects.get(value=breaker.key)
+    assert (circuit.state, circuit.calls, circuit.failures, circuit.window_started) == ("closed", 1, 0, clock())
+
+
+def test_a_success_that_makes_ten_calls_with_half_failed_opens_the_circuit(clock):
+    breaker = CircuitBreaker(key="openai:example", system="openai", now=clock)
+    for _ in range(5):
+        breaker.record(ok=False, permit=Permit.CALL)
+    for _ in range(4):
+        breaker.record(ok=True, permit=Permit.CALL)
+    assert CircuitState.objects.get(value=breaker.key).state == "closed"
+
+    breaker.record(ok=True, permit=Permit.CALL)
+
+    assert CircuitState.objects.values_list("state", "calls", "failures").get(value=breaker.key) == ("open", 10, 5)

@@ -1,0 +1,72 @@
+"""How many SQL statements one transcription task costs: the claim, the request's audit, the result, the hand-on."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from calls import tasks
+from calls.models import CallExport
+from tests.fakes.audio import tone, wav
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# claim: the job with its record and run, the running count, the two guarded moves;
+# the request: the circuit's read, the IntegrationLog row, the circuit's count;
+# the result: the ownership check, the transcript's upsert, the two moves;
+# the hand-on: the running count, the hand-outs, the pick (the next job is handed out already, by the
+# first job); the run's closing check (a job of the run is still open: its records are not looked at).
+STATEMENTS = 4 + 3 + 4 + 3 + 1
+# PostgreSQL serialises the claim and the dispatch with an advisory lock each.
+ADVISORY_LOCKS = 2
+
+
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """What went to the database, without the transactions' BEGIN and COMMIT (SQLite shows them, PostgreSQL not)."""
+    return [query["sql"] for query in queries if query["sql"].split()[0] not in ("BEGIN", "COMMIT")]
+
+
+@pytest.fixture
+def job_after_a_first_one(stored):
+    """A queued job of a run without summaries, one more queued after it, and a first job done (the circuit's row exists)."""
+    first = stored(wav(tone(440, 1)))
+    job = stored(wav(tone(500, 1)))
+    stored(wav(tone(600, 1)))
+    CallExport.objects.update(options={"generate_summary": False})
+    tasks.transcribe(str(first.pk))
+    return job
+
+
+def test_a_successful_job_is_a_fixed_number_of_statements(job_after_a_first_one, fake_openai):
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.transcribe(str(job_after_a_first_one.pk)) == "succeeded"
+
+    expected = STATEMENTS + (ADVISORY_LOCKS if connection.vendor == "postgresql" else 0)
+    assert len(statements(queries)) == expected, "\n".join(statements(queries))
+
+
+def test_a_successful_job_takes_no_savepoint(job_after_a_first_one, fake_openai):
+    with CaptureQueriesContext(connection) as queries:
+        tasks.transcribe(str(job_after_a_first_one.pk))
+
+    assert not [sql for sql in statements(queries) if sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def test_the_last_job_of_a_run_closes_it(stored, fake_openai):
+    only = stored(wav(tone(440, 1)))
+    CallExport.objects.update(options={"generate_summary": False}, checkpoint={"listed": True})
+
+    tasks.transcribe(str(only.pk))
+
+    assert CallExport.objects.get().status == "completed"
+
+
+def test_a_run_with_a_job_still_open_stays_in_progress(stored, fake_openai):
+    first = stored(wav(tone(440, 1)))
+    stored(wav(tone(500, 1)))
+    CallExport.objects.update(options={"generate_summary": False}, checkpoint={"listed": True})
+
+    tasks.transcribe(str(first.pk))
+
+    assert CallExport.objects.get().status == "in_progress"
