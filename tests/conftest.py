@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -16,6 +17,12 @@ from mastermobile.api.authentication import issue_token
 from returns.models import Courier
 from tests.browser import CHROMIUM
 from tests.fakes.bitrix24 import FakeBitrix24
+
+# A suite started in the background by a non-interactive shell (CI does) inherits SIGINT ignored, and
+# every process it starts would too, so the tests that press Ctrl-C on a command would test nothing.
+# A handler here is reset to the default disposition in each child at exec, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
