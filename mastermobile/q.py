@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext_lazy as _
+
 if TYPE_CHECKING:
     from mastermobile.config import AppConfig
 
@@ -53,7 +55,8 @@ def build_q_cluster(config: AppConfig) -> dict:
         "bulk": 10,
         "catch_up": False,
         "save_limit": 1000,
-        "label": "Task queue",
+        # The admin's name of django-q2's app; lazy, so that it follows the staff's language.
+        "label": _("Task queue"),
         "ack_failures": True,
         # Cron schedules (CALL_EXPORT_CRON) are UTC, whatever TIME_ZONE shows staff.
         "time_zone": "UTC",

@@ -168,3 +168,12 @@ def test_the_admin_shows_a_call_in_moscow_time_as_day_month_year():
         shown = formats.localize(timezone.localtime(datetime(2026, 10, 1, 2, 42, 33, tzinfo=UTC)))
 
     assert shown == "01.10.2026 05:42"
+
+
+def test_every_app_in_the_admin_has_a_russian_name_third_party_ones_included():
+    from django.contrib import admin
+
+    shown = {model._meta.app_label for model in admin.site._registry}
+    untranslated = [label for label in sorted(shown) if not reads_in_russian(apps.get_app_config(label).verbose_name)]
+
+    assert not untranslated, untranslated
