@@ -27,12 +27,31 @@ TRANSCRIBE_TASK_TIMEOUT = 900
 IMMEDIATE_RETRY = timedelta(seconds=1)
 
 
+# Per-record tasks are not kept in django-q2's table when they succeed (``save=False``; a
+# failure is still saved): the record and its transcription job hold the outcome, a 60-day run
+# of 9,000 calls would push every other task out of the admin's list of the last
+# ``save_limit`` successes, and saving one costs the monitor a locked read of that whole list
+# (20-26 ms of CPU a task, docs/performance.md "The task table").
+RECORD_TASK_OPTIONS = {"save": False}
+
+
 def enqueue_download(record_id: int) -> None:
-    async_task("calls.tasks.download_recording", record_id, task_name=f"call_export.download.{record_id}")
+    async_task(
+        "calls.tasks.download_recording",
+        record_id,
+        task_name=f"call_export.download.{record_id}",
+        **RECORD_TASK_OPTIONS,
+    )
 
 
 def enqueue_transcription(job_id: str) -> None:
-    async_task("calls.tasks.transcribe", job_id, task_name=f"stt.transcribe.{job_id}", timeout=TRANSCRIBE_TASK_TIMEOUT)
+    async_task(
+        "calls.tasks.transcribe",
+        job_id,
+        task_name=f"stt.transcribe.{job_id}",
+        timeout=TRANSCRIBE_TASK_TIMEOUT,
+        **RECORD_TASK_OPTIONS,
+    )
 
 
 def dispatch_transcriptions() -> list[str]:

@@ -171,6 +171,14 @@ def test_a_killed_worker_leaves_exactly_one_transcript_per_recording(pipeline):
         assert total_cost == (Decimal("0.006") * with_audio).quantize(Decimal("0.01"))
         assert len(provider.transcriptions()) >= with_audio
 
+        # Per-record tasks leave their outcome on the rows above, not in django-q2's task table.
+        saved_record_tasks, saved_listings = db.one(
+            "SELECT count(*) FILTER (WHERE success AND func IN ('calls.tasks.transcribe',"
+            " 'calls.tasks.download_recording')), count(*) FILTER (WHERE func = 'calls.tasks.list_calls')"
+            " FROM django_q_task"
+        )
+        assert (saved_record_tasks, saved_listings) == (0, 1)
+
         metrics = http_get(f"http://127.0.0.1:{env['WORKER_METRICS_PORT']}/metrics")
         assert 'stt_jobs_total{status="success"}' in metrics
     finally:

@@ -3,22 +3,13 @@
 import pytest
 from django.db import transaction
 from django_q.brokers import get_broker
-from django_q.signing import SignedPackage
 
 from integrations.outbox.models import OutboxEvent
 from integrations.outbox.services import OutsideTransaction, event_publish
 from tests.integrations.outbox_helpers import publish
+from tests.queue import queued_tasks
 
 pytestmark = pytest.mark.django_db
-
-
-def queued_tasks(broker) -> list[dict]:
-    """What waits in the configured broker (the ORM's table or Redis's list), decoded as the worker would."""
-    tasks = []
-    while broker.queue_size():
-        for _ack, payload in broker.dequeue() or ():
-            tasks.append(SignedPackage.loads(payload))
-    return tasks
 
 
 def test_a_committed_change_leaves_a_pending_event_and_one_enqueued_delivery(django_capture_on_commit_callbacks):
