@@ -147,13 +147,15 @@ def _seed_sql() -> list[tuple[str, str]]:
         ),
         (
             "calls",
-            f"""INSERT INTO calls_transcript (text_full, metadata, created_at, updated_at, call_record_id)
+            f"""INSERT INTO calls_transcript (text_full, metadata, created_at, updated_at, call_record_id,
+              call_started_at)
             SELECT array_to_string(ARRAY(SELECT (CASE WHEN k % 2 = 0 THEN 'Оператор: ' ELSE 'Клиент: ' END)
                 || ({words})[1 + (r.id * k * 7 + k) % {len(WORDS)}] || ' '
                 || ({words})[1 + (r.id * 13 + k * 3) % {len(WORDS)}] || ' '
                 || ({words})[1 + (r.id + k * k) % {len(WORDS)}] || '.'
                 FROM generate_series(1, 20) AS k), E'\\n'),
-              '{{"engine": "openai", "model": "whisper-1", "language": "ru"}}', r.created_at, r.created_at, r.id
+              '{{"engine": "openai", "model": "whisper-1", "language": "ru"}}', r.created_at, r.created_at, r.id,
+              r.call_started_at
             FROM calls_callrecord AS r WHERE r.id % {TRANSCRIPT_EVERY} = 0""",
         ),
         (

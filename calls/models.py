@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -429,15 +430,25 @@ class Transcript(models.Model):
     purged_at = models.DateTimeField(
         _("text purged at"), null=True, blank=True, help_text=_("Set when retention cleared the text (STT-32).")
     )
+    # The call's start, copied from the record: the search walks the newest matching calls on this
+    # table's own index and stops after its ranking window (calls.selectors.SEARCH_RANK_WINDOW).
+    call_started_at = models.DateTimeField(_("call started at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("transcript")
         verbose_name_plural = _("transcripts")
+        # PostgreSQL also has transcript_newest_calls (call_started_at DESC NULLS LAST, id DESC),
+        # created by migration calls.0010: SQLite cannot index NULLS LAST, and searches by icontains.
 
     def __str__(self) -> str:
         return gettext("Transcript of call %(call)s") % {"call": self.call_record.call_id}
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.call_started_at is None and self.call_record_id is not None:
+            self.call_started_at = self.call_record.call_started_at
+        super().save(*args, **kwargs)
 
 
 class CallSummary(models.Model):

@@ -2,7 +2,8 @@
 
 Transcript search (CALL-21) runs on PostgreSQL's full text: the ``russian``
 configuration, ``websearch_to_tsquery`` (words in any form, "phrases",
-``-word``, ``or``), ranked by ``ts_rank_cd``, with a ``ts_headline`` snippet.
+``-word``, ``or``), the newest :data:`SEARCH_RANK_WINDOW` matching calls ranked
+by ``ts_rank_cd``, with a ``ts_headline`` snippet.
 SQLite, used for development and tests, has no such search: there every word
 of the query must occur as written (``icontains``; SQLite folds the case of
 Latin letters only), the newest calls come first and hits carry no rank.
@@ -117,6 +118,10 @@ def registry_values(**filters) -> Iterator[tuple]:
 SEARCH_MAX_LIMIT = 100
 SEARCH_MAX_OFFSET = 10_000
 SEARCH_MAX_QUERY_LENGTH = 500
+# Ranking reads every candidate's vector, so only the newest matching calls are ranked: as many as
+# the deepest page reaches, so that every page of one query comes from the same ranked set.  A
+# word most calls contain then costs the walk of this many rows of an index, not every match.
+SEARCH_RANK_WINDOW = SEARCH_MAX_OFFSET + SEARCH_MAX_LIMIT
 SNIPPET_WORDS = 30  # CALL-21: one fragment of up to 30 words
 # The SQLite snippet shows the first match with about a third of the words before it.
 _WORDS_BEFORE = SNIPPET_WORDS // 3
@@ -390,7 +395,7 @@ def record_search(records: QuerySet[CallRecord], *, query: str) -> QuerySet[Call
 
 
 def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> TranscriptSearchPage:
-    """Transcripts matching ``query``, best first, ``limit`` of them from ``offset`` (CALL-21).
+    """Transcripts matching ``query``, best first among the newest matches, ``limit`` of them from ``offset`` (CALL-21).
 
     A blank query finds nothing.  ``limit`` is 1…:data:`SEARCH_MAX_LIMIT`,
     ``offset`` 0…:data:`SEARCH_MAX_OFFSET`; callers validate them (the API
@@ -399,31 +404,31 @@ def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> Transc
     if _full_text():
         rows = _ranked_page(query, limit=limit, offset=offset)
     else:
-        ordered = (
-            _matching(query)
-            .select_related("call_record")
-            .only("text_full", *_HIT_FIELDS)
-            .order_by(F("call_record__call_started_at").desc(nulls_last=True), "-pk")
-        )
+        ordered = _matching(query).select_related("call_record").only("text_full", *_HIT_FIELDS).order_by(*_NEWEST)
         rows = list(ordered[offset : offset + limit + 1])
     hits = [_hit(transcript, query) for transcript in rows[:limit]]
     return TranscriptSearchPage(hits=hits, limit=limit, offset=offset, has_next=len(rows) > limit, ranked=_full_text())
 
 
-def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
-    """Up to ``limit + 1`` hits from ``offset``, best first, in two queries.
+# Newest call first; the transcript's copy of the call's start, so the index transcript_newest_calls serves it.
+_NEWEST = (F("call_started_at").desc(nulls_last=True), "-pk")
 
-    The first orders every match by rank, then call start, then id, and
-    keeps only the transcripts' keys: a word most calls contain ties
-    thousands of ranks, and each tie reads its call's start from the
-    covering index ``callrecord_id_started_at`` without touching the
-    records.  The second reads the page's rows, their rank and snippet.
+
+def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
+    """Up to ``limit + 1`` hits from ``offset``, best first among the newest matches, in two queries.
+
+    The first takes the :data:`SEARCH_RANK_WINDOW` newest matching calls
+    (PostgreSQL walks ``transcript_newest_calls`` and stops there when a
+    word is common, or reads a rare word's few matches from the GIN index),
+    orders them by rank, then call start, then id, and keeps only their
+    keys.  The second reads the page's rows, their rank and snippet.
     """
     tsquery = _WebSearchQuery(Value(query))
+    newest = _matching(query).order_by(*_NEWEST).values("pk")[:SEARCH_RANK_WINDOW]
     keys = list(
-        _matching(query)
+        Transcript.objects.filter(pk__in=newest)
         .annotate(rank=_RankCD(_StoredVector(), tsquery))
-        .order_by("-rank", F("call_record__call_started_at").desc(nulls_last=True), "-pk")
+        .order_by("-rank", *_NEWEST)
         .values_list("pk", flat=True)[offset : offset + limit + 1]
     )
     found = (

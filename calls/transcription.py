@@ -454,10 +454,19 @@ def _finish_succeeded(
 def _transcript_upsert(record: CallRecord, *, text: str, metadata: dict[str, Any]) -> None:
     """The record's one transcript, created or replaced in one ``INSERT … ON CONFLICT`` (no savepoints)."""
     Transcript.objects.bulk_create(
-        [Transcript(call_record=record, text_full=text, text_normalized=None, metadata=metadata, purged_at=None)],
+        [
+            Transcript(
+                call_record=record,
+                text_full=text,
+                text_normalized=None,
+                metadata=metadata,
+                purged_at=None,
+                call_started_at=record.call_started_at,
+            )
+        ],
         update_conflicts=True,
         unique_fields=["call_record"],
-        update_fields=["text_full", "text_normalized", "metadata", "purged_at", "updated_at"],
+        update_fields=["text_full", "text_normalized", "metadata", "purged_at", "call_started_at", "updated_at"],
     )
 
 

@@ -201,6 +201,7 @@ def search_results(page: selectors.TranscriptSearchPage, *, query: str, redact: 
     return {
         "rows": rows,
         "ranked": page.ranked,
+        "window": selectors.SEARCH_RANK_WINDOW,
         "first": page.offset + 1,
         "last": page.offset + len(rows),
         "previous_url": "?" + urlencode({"q": query, "offset": previous_offset}) if page.offset else None,

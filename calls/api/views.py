@@ -122,7 +122,8 @@ class TranscriptSearchView(APIView):
         operation_id="b24_calls_transcripts_search",
         summary="Search call transcripts",
         description=(
-            "Full-text search over transcripts (PostgreSQL, `russian`), best `ts_rank_cd` first; each item "
+            "Full-text search over transcripts (PostgreSQL, `russian`): the newest 10 100 matching calls, best "
+            "`ts_rank_cd` first; each item "
             "links to its call record by `record_id` and carries an HTML snippet with the matches in `<mark>`. "
             f"{roles_description(allowed_roles, 'GET')} Staff also need the `{SEARCH_PERMISSION}` permission."
         ),

@@ -179,6 +179,26 @@ def test_the_headline_escapes_html_of_the_text():
 
 
 @pytest.mark.postgres
+def test_only_the_newest_matching_calls_are_ranked(monkeypatch):
+    monkeypatch.setattr(selectors, "SEARCH_RANK_WINDOW", 2)
+    # make_record starts each call an hour after the previous one: the best match is the oldest.
+    oldest_best = make_transcribed("Клиент: курьер курьер, где курьер? Курьер опоздал.")
+    once = make_transcribed("Клиент: курьер. " + "Мы говорили о погоде и о разном. " * 20)
+    newest_often = make_transcribed("Курьер, курьер, курьер приехал.")
+
+    hits = search("курьер").hits
+
+    assert [hit.record.pk for hit in hits] == [newest_often.pk, once.pk]
+    assert oldest_best.pk not in [hit.record.pk for hit in hits]
+
+
+def test_a_transcript_carries_its_calls_start_for_the_search_order():
+    record = make_transcribed()
+
+    assert record.transcript.call_started_at == record.call_started_at
+
+
+@pytest.mark.postgres
 def test_the_search_can_use_the_gin_index():
     make_transcribed()
     with connection.cursor() as cursor:
