@@ -79,14 +79,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The HTTP phases and the server as the returns benchmark runs them; the cluster as the STT benchmark does.
-from benchmarks.returns_api import (  # noqa: E402
+from returns_api import (  # noqa: E402
     WRK_RESULT_LUA,
     PhaseResult,
     free_port,
     python_fixed_rate,
     start_server,
 )
-from benchmarks.stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
+from stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
 
 SKU = "SKU-WW-BENCH"
 COURIER_PREFIX = "ww-bench-"
