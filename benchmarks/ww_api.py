@@ -260,7 +260,7 @@ def prepare(*, couriers: int, orders: int, stock: int, run: str) -> tuple[list[s
     for courier_id in courier_ids:
         services.courier_create(courier_id=courier_id, display_name=f"Bench courier {courier_id}")
         services.stock_move(courier_id=courier_id, kind="load", actor=admin, items=[{"sku": SKU, "qty": stock}])
-    line = {"sku": SKU, "name": "Bench item", "qty": 1, "price": Decimal("100.00")}
+    line = services.LineData(sku=SKU, name="Bench item", qty=1, price=Decimal("100.00"))
     assigned = []
     for index in range(orders):
         courier_id = courier_ids[index % couriers]
