@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint docs-check format bench docker-config migrate superuser clean venv init worker seed demo up down messages stt-smoke schema
+.PHONY: run test lint typecheck docs-check format bench docker-config migrate superuser clean venv init worker seed demo up down messages stt-smoke schema
 
 $(STAMP): requirements/base.txt requirements/dev.txt requirements/prod.txt requirements/tracing.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -105,6 +105,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## mypy with the django-stubs and djangorestframework-stubs plugins; what it checks is [tool.mypy] in pyproject.toml.
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
 ## README.md and docs/: Markdown lint (pymarkdown, settings in pyproject.toml), spelling of the whole tree
 ## (codespell, word list docs/spelling-wordlist.txt) and every relative link and anchor (offline).
 docs-check: $(STAMP)
@@ -133,4 +137,4 @@ docker-config: $(STAMP)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker/compose.yml
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -440,7 +440,10 @@ def log_in(url: str) -> requests.Session:
     session = requests.Session()
     session.headers["Accept-Language"] = "ru"
     form = session.get(f"{url}/admin/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    if found is None:
+        raise SystemExit(f"no CSRF token on {url}/admin/login/ (status {form.status_code})")
+    token = found.group(1)
     answer = session.post(
         f"{url}/admin/login/?next=/admin/",
         data={"csrfmiddlewaretoken": token, "username": USERNAME, "password": PASSWORD, "next": "/admin/"},

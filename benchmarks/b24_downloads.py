@@ -109,6 +109,7 @@ def phase(*, recordings: int, workers: int, database_url: str | None, extra_env:
             for index in range(workers)
         ]
         for process in processes:
+            assert process.stdout is not None  # stdout=PIPE
             if process.stdout.readline().strip() != "ready":
                 raise SystemExit("a worker did not start")
         with OtherLoad(lambda: {p.pid for p in processes}) as load:

@@ -289,7 +289,7 @@ def prepare(recordings: int, audio: bytes, audio_seconds: float) -> None:
         TranscriptionJob(
             call_record=record,
             call_id=record.call_id,
-            recording_url=record.recording_url,
+            recording_url=record.recording_url or "",
             engine=ENGINE,
             dedup_key=TranscriptionJob.dedup_key_for(record.call_id, record.recording_url, ENGINE),
         )
@@ -436,7 +436,7 @@ def run_level(
         wall_seconds=totals["last"].timestamp() - started,
         audio_seconds=totals["audio"] or 0.0,
         billable_minutes=totals["minutes"] or 0,
-        durations=sorted(jobs.values_list("duration_seconds", flat=True)),
+        durations=sorted(seconds for seconds in jobs.values_list("duration_seconds", flat=True) if seconds is not None),
         fake_service=fake.service_seconds[served_before:],
         load_before=load_before,
         load_after=load_after,

@@ -79,14 +79,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The HTTP phases and the server as the returns benchmark runs them; the cluster as the STT benchmark does.
-from benchmarks.returns_api import (  # noqa: E402
+from returns_api import (  # noqa: E402
     WRK_RESULT_LUA,
     PhaseResult,
     free_port,
     python_fixed_rate,
     start_server,
 )
-from benchmarks.stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
+from stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
 
 SKU = "SKU-WW-BENCH"
 COURIER_PREFIX = "ww-bench-"
@@ -260,7 +260,7 @@ def prepare(*, couriers: int, orders: int, stock: int, run: str) -> tuple[list[s
     for courier_id in courier_ids:
         services.courier_create(courier_id=courier_id, display_name=f"Bench courier {courier_id}")
         services.stock_move(courier_id=courier_id, kind="load", actor=admin, items=[{"sku": SKU, "qty": stock}])
-    line = {"sku": SKU, "name": "Bench item", "qty": 1, "price": Decimal("100.00")}
+    line = services.LineData(sku=SKU, name="Bench item", qty=1, price=Decimal("100.00"))
     assigned = []
     for index in range(orders):
         courier_id = courier_ids[index % couriers]

@@ -293,7 +293,8 @@ def _labels(labels: Sequence[str], slot: float) -> list[str]:
 
 
 def _legend(series: Sequence[Series], guides: Sequence[Guide]) -> list[str]:
-    parts, x = [], MARGIN_LEFT
+    parts: list[str] = []
+    x: float = MARGIN_LEFT
     entries = [(s.name, s.colour, s.line) for s in series] + [(g.name, g.colour, True) for g in guides]
     for name, colour, is_line in entries:
         if is_line:

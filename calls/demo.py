@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import wave
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,7 +56,7 @@ PERIOD_DAYS = 7
 STATUSES = (S.COMPLETED, S.SKIPPED, S.ERROR, S.MISSING_AUDIO, S.PENDING, S.DOWNLOADING, S.DOWNLOADED, S.TRANSCRIBING)
 FINAL = (S.COMPLETED, S.SKIPPED, S.ERROR, S.MISSING_AUDIO)
 # The moves from ``pending`` that end in each status (a skipped call never had a recording).
-PATHS = {
+PATHS: dict[str, tuple[str, ...]] = {
     S.PENDING: (),
     S.SKIPPED: (),
     S.DOWNLOADING: (S.DOWNLOADING,),
@@ -341,7 +342,7 @@ def _error(record: CallRecord, index: int, now: datetime) -> None:
     )
 
 
-_STEPS = {
+_STEPS: dict[str, Callable[[CallRecord, int, datetime], None]] = {
     S.DOWNLOADING: _downloading,
     S.MISSING_AUDIO: _missing_audio,
     S.DOWNLOADED: _downloaded,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import requests
 from django.conf import settings
@@ -188,7 +188,8 @@ def record_download(*, record_id: int, client: Bitrix24Client | None = None) -> 
         stage="download", event="call_export.recording", call_id=record.call_id, record_id=record.record_id
     )
     try:
-        url = record.recording_url or client.disk_download_url(record.record_id, context=context)
+        # has_recording (checked above): without a URL, a record id.
+        url = record.recording_url or client.disk_download_url(cast(str, record.record_id), context=context)
         with client.open_recording(url, context=context) as response:
             head, body = _peeked(_body(response, client))
             key = audio_key(

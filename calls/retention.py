@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import FileSystemStorage, Storage
 from django.db import transaction
@@ -215,9 +215,10 @@ class S3Backend:
     name = "s3"
 
     def __init__(self, storage: Storage):
-        self.client = storage.connection.meta.client
-        self.bucket = storage.bucket_name
-        location = storage.location.strip("/")
+        s3: Any = storage  # django-storages' S3Storage, which has no types
+        self.client = s3.connection.meta.client
+        self.bucket = s3.bucket_name
+        location = s3.location.strip("/")
         self.location = f"{location}/" if location else ""
 
     def check(self) -> None:
@@ -320,7 +321,7 @@ def _sweep_prefix(
     for item in backend.objects(prefix):
         listed += 1
         category = category_of(item.key)
-        if category in cutoffs and item.modified < cutoffs[category]:
+        if category is not None and category in cutoffs and item.modified < cutoffs[category]:
             expired += 1
             batch.append(item)
         if len(batch) >= BATCH_SIZE:
@@ -344,7 +345,9 @@ def _remove(
     result.summaries_purged += follow_up["summaries"]
     deleted = set(keys) if dry_run else backend.delete(keys)
     for item in batch:
-        counts = result.categories[category_of(item.key)]
+        category = category_of(item.key)
+        assert category is not None  # only files of an expired category are batched
+        counts = result.categories[category]
         if item.key in deleted:
             counts.removed += 1
             counts.bytes += item.size

@@ -18,10 +18,11 @@ a period in a few aggregate queries grouped by local day, never row by row.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQueryField, SearchVectorField
@@ -208,7 +209,7 @@ def run_skipped_by_reason(run: CallExport) -> dict[str, int]:
     return {code or "unknown": count for code, count in rows.order_by("error_code")}
 
 
-def run_gaps(run: CallExport) -> QuerySet[CallRecord]:
+def run_gaps(run: CallExport) -> QuerySet[CallRecord, dict[str, Any]]:
     """Every record of the run that is not ``completed``, in a stable order, as dicts of :data:`_GAP_FIELDS`."""
     return (
         run.records.exclude(status=CallRecordStatus.COMPLETED)
@@ -328,12 +329,12 @@ class _Headline(Func):
     output_field = TextField()
 
 
-def _escaped_text() -> Replace:
+def _escaped_text() -> F | Replace:
     """``text_full`` escaped for HTML element content, in SQL, so that ts_headline's ``<mark>`` is the only markup.
 
     Cutting a fragment can only drop characters of an entity, never make a ``<``.
     """
-    text = F("text_full")
+    text: F | Replace = F("text_full")
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = Replace(text, Value(raw), Value(entity))
     return text
@@ -361,7 +362,7 @@ def _matching(query: str) -> QuerySet[Transcript]:
     return transcripts.filter(*(Q(text_full__icontains=word) for word in words))
 
 
-def transcript_record_ids(*, query: str) -> QuerySet[Transcript]:
+def transcript_record_ids(*, query: str) -> QuerySet[Transcript, Mapping[str, object]]:
     """``call_record_id`` of every transcript that :func:`transcript_search` finds, for ``pk__in`` filters."""
     return _matching(query).values("call_record_id")
 
@@ -444,7 +445,8 @@ def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
 def _hit(transcript: Transcript, query: str) -> TranscriptHit:
     if hasattr(transcript, "headline"):
         # Safe: the text was escaped in SQL before ts_headline added <mark> (see _escaped_text).
-        return TranscriptHit(transcript.call_record, transcript.rank, mark_safe(transcript.headline))  # noqa: S308
+        rank = transcript.rank  # type: ignore[attr-defined]  # annotated by the full-text query, as headline is
+        return TranscriptHit(transcript.call_record, rank, mark_safe(transcript.headline))  # noqa: S308
     return TranscriptHit(transcript.call_record, None, plain_snippet(transcript.text_full, _words(query)))
 
 
@@ -453,7 +455,10 @@ def plain_snippet(text: str, words: list[str]) -> SafeString:
     pattern = re.compile("|".join(map(re.escape, words)), re.IGNORECASE)
     first = pattern.search(text)
     # Start at the beginning of the word that holds the match ("заКАЗ" shows "заказ", not "за" and "каз").
-    start = re.search(r"\S*\Z", text[: first.start()]).start() if first else 0
+    start = 0
+    if first:
+        word = re.search(r"\S*\Z", text[: first.start()])  # matches any string, at its end if nowhere earlier
+        start = word.start() if word else first.start()
     earlier = text[:start].split()
     before, after = earlier[-_WORDS_BEFORE:], text[start:].split()
     kept_after = after[: SNIPPET_WORDS - len(before)]
@@ -632,7 +637,7 @@ def calls_overview(*, date_from: date, date_to: date, time_zone: tzinfo) -> Call
     days = []
     for offset in range((date_to - date_from).days + 1):
         day = date_from + timedelta(days=offset)
-        row = found.get(day, {})
+        row: Mapping[str, Any] = found.get(day, {})
         days.append(
             OverviewBucket(
                 first_day=day,

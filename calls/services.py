@@ -10,6 +10,7 @@ records its checksum or leaves the record to be retried.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -457,7 +458,7 @@ def record_retry_download(records: QuerySet[CallRecord]) -> tuple[int, int]:
         if moved:
             queued.append(record_id)
     for record_id in queued:
-        transaction.on_commit(lambda record_id=record_id: enqueue_download(record_id))
+        transaction.on_commit(functools.partial(enqueue_download, record_id))
     return len(queued), len(ids) - len(queued)
 
 

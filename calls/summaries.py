@@ -78,7 +78,8 @@ def llm_bullets(lines: tuple[str, ...] | list[str]) -> list[str]:
 def engine_label(model: str) -> str:
     """``llm:<model>`` for ``CallSummary.engine``; just ``llm`` when a long model name would not fit."""
     label = f"{LLM}:{model}"
-    return label if len(label) <= CallSummary._meta.get_field("engine").max_length else LLM
+    limit = CallSummary._meta.get_field("engine").max_length
+    return label if limit is None or len(label) <= limit else LLM
 
 
 def summary_for(record_id: int) -> CallSummary | None:

@@ -19,12 +19,13 @@ record and the cost is set, never added, so a recording is counted once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -190,7 +191,7 @@ def dispatch(*, enqueue: Callable[[str], None], now: datetime | None = None) -> 
         TranscriptionJob.objects.filter(pk__in=ids).update(dispatched_at=now)
     job_ids = [str(job_id) for job_id in ids]
     for job_id in job_ids:
-        transaction.on_commit(lambda job_id=job_id: enqueue(job_id))
+        transaction.on_commit(functools.partial(enqueue, job_id))
     return job_ids
 
 
@@ -308,18 +309,26 @@ def job_run(job_id: str, *, transcriber: Any = None, now: Callable[[], datetime]
         else:
             outcome = _finish_succeeded(job, result, now, elapsed=time.monotonic() - started)
     STT_JOB_DURATION.observe(time.monotonic() - started)
-    return dataclasses.replace(outcome, run_id=job.call_record.run_id)
+    return dataclasses.replace(outcome, run_id=_claimed_record(job).run_id)
+
+
+def _claimed_record(job: TranscriptionJob) -> CallRecord:
+    """The record of a job that :func:`_claim` handed out, which has one (a job without is skipped there)."""
+    record = job.call_record
+    assert record is not None
+    return record
 
 
 def _transcribe(job: TranscriptionJob, transcriber: Any) -> RecordingTranscript:
     config = settings.APP_CONFIG
-    record = job.call_record
+    record = _claimed_record(job)
     hint = language_hint(record.run.options.get("language_override"), job.language, config.stt_default_language)
     client = transcriber or transcriber_for_engine(
         config, job.engine, correlation_id=str(record.run_id), call_id=record.call_id
     )
     try:
-        with default_storage().open(record.storage_path, "rb") as audio:
+        # Claimed from downloaded or completed: the audio is stored.
+        with default_storage().open(cast(str, record.storage_path), "rb") as audio:
             return transcribe_recording(
                 audio, client=client, settings=recording_settings_from_config(config, job.engine), language=hint
             )
@@ -370,7 +379,7 @@ def _mask(text: str) -> str:
 def _finish_succeeded(
     job: TranscriptionJob, result: RecordingTranscript, now: Callable[[], datetime], *, elapsed: float
 ) -> JobOutcome:
-    record = job.call_record
+    record = _claimed_record(job)
     language = result.language or ""
     # The stub engine bills nothing (its settings carry a zero rate); its durations are still measured.
     cost = result.cost_usd
@@ -574,7 +583,7 @@ def _log_failure(job: TranscriptionJob, stage: str, code: str, status_code: int 
             "attempt": job.attempts,
             "error_code": code,
             "status_code": status_code,
-            "correlation_id": str(job.call_record.run_id),
+            "correlation_id": str(_claimed_record(job).run_id),
             **fields,
         },
     )
@@ -614,7 +623,7 @@ def run_in_process(
                 waiting = jobs.filter(status=J.RETRY_WAIT).order_by("next_attempt_at").first()
                 if waiting is None:
                     break
-                pause = max(0.0, (waiting.next_attempt_at - now).total_seconds())
+                pause = max(0.0, ((waiting.next_attempt_at or now) - now).total_seconds())
                 progress("transcribe", done, total)
                 sleep(min(pause, 60.0))
                 continue

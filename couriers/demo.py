@@ -115,7 +115,7 @@ def seed_orders() -> Seeded:
 
 
 def _order_in_state(order_id, state, courier_id, customer, phone, address, lines) -> None:
-    items = [{"sku": sku, "name": PARTS[sku][0], "qty": qty, "price": PARTS[sku][1]} for sku, qty in lines]
+    items = [services.LineData(sku=sku, name=PARTS[sku][0], qty=qty, price=PARTS[sku][1]) for sku, qty in lines]
     total = sum((item["qty"] * item["price"] for item in items), Decimal("0"))
     services.order_create(
         id=order_id,

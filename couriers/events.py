@@ -24,7 +24,7 @@ from mastermobile.api.datetimes import format_rfc3339
 TASK_DEADLINE = timedelta(hours=8)
 S = OrderStatus
 # What the courier reads in the task's title once the order moved on.
-TITLE_PREFIX = {
+TITLE_PREFIX: dict[str, str] = {
     S.IN_TRANSIT: "В пути",
     S.DECLINED: "Отказ курьера",
     S.REJECTED: "Отменён",

@@ -58,7 +58,7 @@ ORDER_TRANSITIONS = TransitionTable(
 )
 
 # WW-07: status codes 1C reads in the KMP4 export; the only place that maps them (C1-06).
-KMP4_STATUS_CODES = {
+KMP4_STATUS_CODES: dict[str, str] = {
     OrderStatus.NEW: "new",
     OrderStatus.ASSIGNED: "assigned_to_courier",
     OrderStatus.IN_TRANSIT: "courier_on_route",

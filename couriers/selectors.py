@@ -204,7 +204,8 @@ def delivery_report(*, date_from: date, date_to: date, courier_id: str | None = 
                 courier_id=group["courier_id"],
                 courier_name=group["courier__display_name"],
                 orders=group["orders_total"],
-                by_status={status: group[f"n_{status}"] for status in OrderStatus.values},
+                # The n_<status> counts are annotated above under names built at run time.
+                by_status={status: group[f"n_{status}"] for status in OrderStatus.values},  # type: ignore[literal-required]
                 total_amount=group["amount"] or zero,
                 delivered_amount=group["delivered"] or zero,
                 cash_collected=group["cash"] or zero,

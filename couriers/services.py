@@ -61,7 +61,7 @@ ROLE_TARGETS: dict[str, frozenset[str]] = {
     "courier": frozenset({S.IN_TRANSIT, S.DONE, S.DECLINED}),
 }
 # What a stock movement does to which compartment: +1 adds, -1 takes away.
-MOVEMENT_SIGN = {StockKind.LOAD: 1, StockKind.RETURN_IN: 1, StockKind.SALE: -1, StockKind.UNLOAD: -1}
+MOVEMENT_SIGN: dict[str, int] = {StockKind.LOAD: 1, StockKind.RETURN_IN: 1, StockKind.SALE: -1, StockKind.UNLOAD: -1}
 
 
 @dataclass(frozen=True)
@@ -349,8 +349,9 @@ def _cache_lines(order: Order, lines: list[OrderLine]) -> None:
     """What prefetch_related("lines") would leave, from the rows just written, so the caller can serialise."""
     cached = order.lines.get_queryset()
     cached._result_cache = lines
-    cached._prefetch_done = True
-    order._prefetched_objects_cache = {"lines": cached}
+    # Django's prefetch bookkeeping, which the stubs leave out.
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
 
 
 # Backpack stock ----------------------------------------------------------
@@ -418,7 +419,7 @@ def _merged(items: Sequence[MovementLine]) -> list[MovementLine]:
 
 def _everything_held(courier_id: str) -> list[tuple[str, str, int]]:
     held = CourierStock.objects.select_for_update().filter(courier_id=courier_id).order_by("sku")
-    planned = []
+    planned: list[tuple[str, str, int]] = []
     for row in held:
         if row.qty:
             planned.append((row.sku, Compartment.BACKPACK, row.qty))

@@ -81,6 +81,7 @@ class CircuitBreaker:
             circuit, _ = CircuitState.objects.select_for_update().get_or_create(
                 value=self.key, defaults={"window_started": now}
             )
+            event: str | None
             if circuit.state == State.HALF_OPEN and permit is Permit.PROBE:
                 event = self._close(circuit, now) if ok else self._open(circuit, now)
             elif circuit.state == State.CLOSED:

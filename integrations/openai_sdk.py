@@ -147,13 +147,16 @@ class OpenAICompatibleClient:
         self.proxy_url = proxy_url
         self.shared_connections = shared_connections
         self._api_key = api_key
-        http_options = {"proxy_url": proxy_url, "timeout_s": timeout_s}
         self._sdk = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
             timeout=_timeout(timeout_s),
             max_retries=0,
-            http_client=shared_http_client(**http_options) if shared_connections else _http_client(**http_options),
+            http_client=(
+                shared_http_client(proxy_url=proxy_url, timeout_s=timeout_s)
+                if shared_connections
+                else _http_client(proxy_url=proxy_url, timeout_s=timeout_s)
+            ),
         )
 
     @property

@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from integrations.circuitbreaker import CircuitBreaker, Permit
 from integrations.services import integration_log_write
@@ -162,7 +162,8 @@ class OutboundPolicy:
         try:
             result = self._attempts(send, call, success_stage)
         except self.errors as error:
-            self.breaker.record(ok=not error.retryable, permit=permit)
+            # The clients' error classes are what OutboundError describes.
+            self.breaker.record(ok=not cast(OutboundError, error).retryable, permit=permit)
             raise
         self.breaker.record(ok=True, permit=permit)
         return result

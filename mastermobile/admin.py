@@ -12,6 +12,7 @@ whole table) and a column's values come from :class:`DistinctValuesFilter`
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -126,6 +127,8 @@ class EstimatedCountPaginator(Paginator):
 
     cap = COUNT_CAP
     count_kind = "exact"
+    # Querysets only: counting and paging read the query.
+    object_list: QuerySet[Any]
 
     @cached_property
     def count(self) -> int:
@@ -151,7 +154,8 @@ class EstimatedCountPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         keys = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        return self._get_page(self.object_list.filter(pk__in=keys), number, self)
+        # Paginator's hook for building the Page, missing from the stubs.
+        return self._get_page(self.object_list.filter(pk__in=keys), number, self)  # type: ignore[attr-defined]
 
     @property
     def count_label(self) -> str:
@@ -166,7 +170,7 @@ class EstimatedCountPaginator(Paginator):
 class LeanChangeList(ChangeList):
     """The list's rows without the columns named in ``list_defer``: a page reads what it shows."""
 
-    def get_queryset(self, request: HttpRequest, exclude_parameters: list[str] | None = None) -> QuerySet:
+    def get_queryset(self, request: HttpRequest, exclude_parameters: list[str | None] | None = None) -> QuerySet:
         queryset = super().get_queryset(request, exclude_parameters)
         deferred = getattr(self.model_admin, "list_defer", ())
         return queryset.defer(*deferred) if deferred else queryset
@@ -179,10 +183,10 @@ class LargeListMixin:
     messages, text previews); the change page still reads them.
     """
 
-    paginator = EstimatedCountPaginator
+    paginator: type[Paginator] = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    list_defer: tuple[str, ...] = ()
+    list_defer: Sequence[str] = ()
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeanChangeList
@@ -221,7 +225,7 @@ class DateRangeFilter(admin.DateFieldListFilter):
         self.range_form = DateRangeForm(chosen if any(chosen.values()) else None)
         super().__init__(field, request, params, model, model_admin, field_path)
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [*super().expected_parameters(), self.parameter_from, self.parameter_to]
 
     def has_output(self) -> bool:
@@ -234,7 +238,7 @@ class DateRangeFilter(admin.DateFieldListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         own = {self.parameter_from, self.parameter_to}
-        quick = {name: value for name, value in self.used_parameters.items() if name not in own}
+        quick: dict[str, Any] = {name: value for name, value in self.used_parameters.items() if name not in own}
         if quick:
             queryset = queryset.filter(build_q_object_from_lookup_parameters(quick))
         if self.range_form.is_bound and self.range_form.is_valid():
@@ -266,7 +270,10 @@ def distinct_values(model: type[models.Model], field_name: str, *, limit: int) -
     """
     connection = connections[router.db_for_read(model)]
     quote = connection.ops.quote_name
-    column, table = quote(model._meta.get_field(field_name).column), quote(model._meta.db_table)
+    field = model._meta.get_field(field_name)
+    if not isinstance(field, models.Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{field_name} is not a column")
+    column, table = quote(field.column), quote(model._meta.db_table)
     # Identifiers come from the model's metadata, never from the request.
     sql = (
         f"WITH RECURSIVE seen(value, n) AS ("  # noqa: S608
@@ -294,7 +301,7 @@ class DistinctValuesFilter(admin.AllValuesFieldListFilter):
         chosen = self.lookup_val[-1] if self.lookup_val else None
         if chosen is not None and chosen not in values:
             values.append(chosen)  # a value beyond the first max_choices, from a link
-        self.lookup_choices = values
+        self.lookup_choices = values  # type: ignore[assignment]  # a list of values serves as well as Django's queryset of them
 
 
 class ReadOnlyModelAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
@@ -385,8 +392,16 @@ class LoginAttemptAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     ordering = ["-attempt_time"]
     list_per_page = 50
     actions = ["unlock"]
-    fields = ["username", "ip_address", "user_agent", "path_info", "failures_since_start", "last_attempt", "state"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = (
+        "username",
+        "ip_address",
+        "user_agent",
+        "path_info",
+        "failures_since_start",
+        "last_attempt",
+        "state",
+    )
 
     @admin.display(description=_("last failed attempt"), ordering="attempt_time")
     def last_attempt(self, attempt: AccessAttempt) -> str:
@@ -430,8 +445,8 @@ class LoginLogAdmin(ReadOnlyModelAdmin):
     search_fields = ["username", "ip_address"]
     date_hierarchy = "attempt_time"
     list_per_page = 50
-    fields = ["username", "ip_address", "user_agent", "path_info", "logged_in", "logged_out"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = ("username", "ip_address", "user_agent", "path_info", "logged_in", "logged_out")
 
     @admin.display(description=_("logged in at"), ordering="attempt_time")
     def logged_in(self, entry: AccessLog) -> str:

@@ -15,6 +15,7 @@ import re
 from html import escape
 
 from django.conf import settings
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 # Django's names plus ours: DATABASE_URL, DSNs, credentials, private keys.
@@ -45,11 +46,12 @@ class SecretSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 class SecretSafeExceptionReporter(ExceptionReporter):
     """Django's report with every configured secret value and URL password replaced, wherever it appears."""
 
-    def get_traceback_html(self) -> str:
-        return scrub(super().get_traceback_html(), html=True)
+    # Safe as Django's own report is: scrubbing only replaces values with escaped placeholders.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(scrub(super().get_traceback_html(), html=True))  # noqa: S308
 
-    def get_traceback_text(self) -> str:
-        return scrub(super().get_traceback_text())
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(scrub(super().get_traceback_text()))  # noqa: S308
 
 
 def scrub(report: str, *, html: bool = False) -> str:

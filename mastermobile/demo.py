@@ -46,7 +46,7 @@ def demo_staff_user(*, username: str, reset_password: bool = False) -> StaffAcco
     with transaction.atomic():
         user = users.objects.select_for_update().filter(username=username).first()
         created = user is None
-        if created:
+        if user is None:
             user = users(username=username, is_staff=True, is_superuser=True)
         elif not reset_password:
             return StaffAccount(username=username, created=False, password=None)

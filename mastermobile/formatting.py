@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 EMPTY = "—"
 CURRENCY_SIGNS = {"USD": "$", "RUB": "₽", "EUR": "€"}
@@ -78,7 +81,7 @@ def yes_no(value: bool | None) -> str:
     return _("yes") if value else _("no")
 
 
-def badge(text: str, tone: str) -> SafeString:
+def badge(text: StrOrPromise, tone: str) -> SafeString:
     """A coloured label; ``tone`` is one of ok, warn, error, info, muted (static/admin/mastermobile.css)."""
     return format_html('<span class="mm-badge mm-badge-{}">{}</span>', tone, text)
 

@@ -57,12 +57,15 @@ def _read(handle: IO[bytes], remaining: int) -> Iterator[bytes]:
         handle.close()
 
 
-def ranged_file_response(request: HttpRequest, handle: IO[bytes], *, size: int, content_type: str) -> HttpResponse:
+def ranged_file_response(
+    request: HttpRequest, handle: IO[bytes], *, size: int, content_type: str
+) -> HttpResponse | StreamingHttpResponse:
     """200 with the whole file, or 206 with the one byte range asked for, or 416; ``handle`` is closed after.
 
     Browsers' ``<audio>`` elements seek by asking for ranges; without a 206
     they cannot jump into a long call.
     """
+    response: HttpResponse | StreamingHttpResponse
     try:
         wanted = _requested_range(request.headers["Range"], size) if "Range" in request.headers else None
     except _Unsatisfiable:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.middleware import locale
 from django.utils import translation
 
@@ -28,7 +29,7 @@ class LocaleMiddleware(locale.LocaleMiddleware):
             return
         super().process_request(request)
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if is_api_path(request.path_info):
             response.headers.setdefault("Content-Language", API_LANGUAGE)
             return response

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from mastermobile.api.docs_views import RedocView, SwaggerView
@@ -9,7 +9,7 @@ from mastermobile.system import HealthView, PingView
 
 handler500 = "mastermobile.api.errors.handler500"
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("system/ping", PingView.as_view(), name="system-ping"),
     path("returns", include("returns.api.urls")),
     path("ww", include("couriers.api.urls")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -29,6 +30,9 @@ from returns import selectors, services
 from returns.exceptions import ReturnError
 from returns.models import Courier, Return, ReturnLine
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # One row per line: the return's columns, then the line's (photos are Bitrix24 file ids, left out).
 CSV_COLUMNS = [*selectors.RETURN_COLUMNS, *(name for name in selectors.LINE_COLUMNS if name != "photos")]
 
@@ -39,7 +43,7 @@ class UnknownCourierFilter(admin.SimpleListFilter):
     title = _("courier")
     parameter_name = "courier_known"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         return [("no", _("Unknown courier")), ("yes", _("Known courier"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Return]) -> QuerySet[Return]:
@@ -75,8 +79,18 @@ class OverdueFilter(admin.SimpleListFilter):
 
 class ReturnLineInline(admin.TabularInline):
     model = ReturnLine
-    fields = ["line_id", "sku", "qty", "quality", "reason_code", "reason_note", "photos", "imei", "serial"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = (
+        "line_id",
+        "sku",
+        "qty",
+        "quality",
+        "reason_code",
+        "reason_note",
+        "photos",
+        "imei",
+        "serial",
+    )
     extra = 0
     can_delete = False
     show_change_link = False
@@ -85,7 +99,7 @@ class ReturnLineInline(admin.TabularInline):
         return False
 
 
-STATUS_TONES = {
+STATUS_TONES: dict[str, str] = {
     Return.Status.PENDING: "info",
     Return.Status.ACCEPTED: "ok",
     Return.Status.REJECTED: "error",
@@ -94,7 +108,7 @@ STATUS_TONES = {
 
 
 def _status_action(
-    status: str, *, name: str, label: str, done_message: Callable[[int], str]
+    status: str, *, name: str, label: StrOrPromise, done_message: Callable[[int], str]
 ) -> Callable[[admin.ModelAdmin, HttpRequest, QuerySet[Return]], None]:
     """An admin action that moves each selected return to ``status`` through the API's service (RET-33)."""
 
@@ -212,7 +226,7 @@ class ReturnAdmin(LargeListMixin, ViewOnlyPagesMixin, SimpleHistoryAdmin):
     @admin.display(description=_("overdue"))
     def overdue(self, obj: Return) -> str:
         """A red label on returns pending for more than a day (04 §7); blank on the others."""
-        if not obj.is_overdue:  # annotated in get_queryset
+        if not obj.is_overdue:  # type: ignore[attr-defined]  # annotated in get_queryset
             return ""
         days = (timezone.now() - obj.created_at).days
         return formatting.badge(
@@ -221,14 +235,14 @@ class ReturnAdmin(LargeListMixin, ViewOnlyPagesMixin, SimpleHistoryAdmin):
 
     @admin.display(description=_("courier"), ordering="courier_id")
     def courier(self, obj: Return) -> str:
-        name = obj.courier_name  # annotated in get_queryset
+        name = obj.courier_name  # type: ignore[attr-defined]  # annotated in get_queryset
         if name:
             return f"{name} ({obj.courier_id})"
         return gettext("%(courier)s (unknown)") % {"courier": obj.courier_id}
 
     @admin.display(description=_("lines / pcs"), ordering="line_count")
     def lines_summary(self, obj: Return) -> str:
-        return f"{obj.line_count} / {obj.total_qty or 0}"
+        return f"{obj.line_count} / {obj.total_qty or 0}"  # type: ignore[attr-defined]  # annotated in get_queryset
 
     @admin.action(description=_("Export selected as CSV"))
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Return]) -> HttpResponse:

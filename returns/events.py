@@ -11,7 +11,10 @@ from integrations.outbox.services import event_publish
 from mastermobile.api.datetimes import format_rfc3339
 from returns.models import Courier, Return, ReturnLine
 
-STATUS_EVENTS = {Return.Status.ACCEPTED: EventType.RETURN_ACCEPTED, Return.Status.REJECTED: EventType.RETURN_REJECTED}
+STATUS_EVENTS: dict[str, str] = {
+    Return.Status.ACCEPTED: EventType.RETURN_ACCEPTED,
+    Return.Status.REJECTED: EventType.RETURN_REJECTED,
+}
 
 
 def return_summary(return_obj: Return, lines: list[ReturnLine]) -> dict:

@@ -109,6 +109,8 @@ class Return(models.Model):
 
     # The change reason says who changed the status and why (up to 500 characters from 1C or staff).
     history = HistoricalRecords(get_user=_history_user, history_change_reason_field=models.TextField(null=True))
+    # Set before a save for simple_history to store as the history row's reason; only declared here.
+    _change_reason: str
 
     class Meta:
         ordering = ["-created_at", "-return_id"]
@@ -136,7 +138,8 @@ class Return(models.Model):
             ),
             models.CheckConstraint(condition=_not_blank("courier_id"), name="return_courier_id_not_blank"),
             models.CheckConstraint(
-                condition=models.Q(comment__isnull=True) | LessThanOrEqual(Length("comment"), COMMENT_MAX_LENGTH),
+                # Q | lookup is a Q (Q.__or__ takes conditional expressions); the stubs reach for Combinable.__ror__.
+                condition=models.Q(comment__isnull=True) | LessThanOrEqual(Length("comment"), COMMENT_MAX_LENGTH),  # type: ignore[arg-type]
                 name="return_comment_max_length",
             ),
         ]
@@ -206,7 +209,7 @@ class ReturnLine(models.Model):
                 name="returnline_imei_format",
             ),
             models.CheckConstraint(
-                condition=models.Q(reason_note__isnull=True)
+                condition=models.Q(reason_note__isnull=True)  # type: ignore[arg-type]  # a Q, as above
                 | LessThanOrEqual(Length("reason_note"), REASON_NOTE_MAX_LENGTH),
                 name="returnline_reason_note_max_length",
             ),

@@ -233,5 +233,6 @@ def _save_lines(return_obj: Return, lines: list[ReturnLine], *, reason: str) -> 
     # just written (same values, same order by id) instead of a second SELECT.
     cached = return_obj.lines.get_queryset()
     cached._result_cache = lines
-    cached._prefetch_done = True
-    return_obj._prefetched_objects_cache = {"lines": cached}
+    # Django's prefetch bookkeeping, which the stubs leave out.
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    return_obj._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]

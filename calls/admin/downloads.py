@@ -17,7 +17,9 @@ from mastermobile.admin import ReadOnlyModelAdmin
 UNMASKED_PERMISSION = "calls.view_unmasked_pii"
 
 
-def registry_download_response(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+def registry_download_response(
+    model_admin: admin.ModelAdmin, request: HttpRequest
+) -> HttpResponse | StreamingHttpResponse:
     """The overview's period as the EXP-01 CSV; a bad period shows the overview with its form errors."""
     if not request.user.has_perm(REGISTRY_PERMISSION):
         raise PermissionDenied(gettext("Downloading the registry needs the permission to export call records."))

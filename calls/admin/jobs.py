@@ -21,7 +21,7 @@ from mastermobile.observability.context import current_request_id
 from mastermobile.observability.logging import Redactor
 
 J = TranscriptionJobStatus
-JOB_STATUS_TONES = {
+JOB_STATUS_TONES: dict[str, str] = {
     J.QUEUED: "info",
     J.RUNNING: "info",
     J.RETRY_WAIT: "warn",

@@ -45,7 +45,8 @@ class OverviewPeriodForm(forms.Form):
     date_to = forms.DateField(label=_("Last day"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as always there
         first, last = data.get("date_from"), data.get("date_to")
         if first is None or last is None:
             return data
@@ -103,8 +104,9 @@ def overview_page(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templa
 
 def _usd(amount: Decimal | float) -> str:
     # Sub-cent costs (a few transcribed minutes, the $0.006 rate) would read $0,00 with two places.
-    places = 2 if abs(amount) >= Decimal("0.1") or not amount else 3
-    return formatting.money(Decimal(str(amount)), "USD", places=places)
+    value = Decimal(str(amount))
+    places = 2 if abs(value) >= Decimal("0.1") or not value else 3
+    return formatting.money(value, "USD", places=places)
 
 
 def facts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
@@ -117,7 +119,7 @@ def facts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
         "minutes": formatting.number(totals.billable_minutes),
     }
     per_minute = totals.cost / totals.billable_minutes if totals.billable_minutes else None
-    tiles = [
+    tiles: list[dict[str, Any]] = [
         {
             "label": gettext("Calls"),
             "value": formatting.number(totals.calls),
@@ -204,7 +206,7 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
     labels = [formats.date_format(bucket.first_day, "d.m") for bucket in buckets]
     headings = [_heading(bucket) for bucket in buckets]
     per = gettext("per week") if weekly else gettext("per day")
-    common = {"labels": labels, "headings": headings}
+    common: dict[str, Any] = {"labels": labels, "headings": headings}
     running, cumulative = Decimal(0), []
     for bucket in buckets:
         running += bucket.cost

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.contrib import admin
 from django.http import HttpRequest
 
 from calls.models import QaReview
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 @admin.register(QaReview)
@@ -20,5 +25,5 @@ class QaReviewAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: QaReview, form, change: bool) -> None:
         # Whoever saves the verdict last is its reviewer.
-        obj.reviewer = request.user
+        obj.reviewer = cast("User", request.user)  # the admin lets only signed-in staff this far
         super().save_model(request, obj, form, change)

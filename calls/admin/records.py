@@ -3,11 +3,13 @@ the transcript beside the player and the transcript search page (CALL-21)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, QuerySet, Value
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -47,7 +49,10 @@ from mastermobile.http import ranged_file_response
 from mastermobile.observability.context import current_request_id
 from mastermobile.observability.logging import Redactor, mask_phone
 
-RECORD_STATUS_TONES = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+RECORD_STATUS_TONES: dict[str, str] = {
     CallRecordStatus.PENDING: "info",
     CallRecordStatus.DOWNLOADING: "info",
     CallRecordStatus.DOWNLOADED: "info",
@@ -65,7 +70,7 @@ class ErrorCodeFilter(admin.SimpleListFilter):
     title = _("reason")
     parameter_name = "error_code"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         return [(code, label) for code, label in RECORD_CODE_LABELS.items()]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[CallRecord]) -> QuerySet[CallRecord]:
@@ -254,7 +259,7 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
         ]
         return [*own, *super().get_urls()]
 
-    def registry_view(self, request: HttpRequest) -> HttpResponse:
+    def registry_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         """The registry of the overview's period as CSV (calls.admin.downloads)."""
         return registry_download_response(self, request)
 
@@ -283,7 +288,7 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
             context["results"] = search_results(page, query=query, redact=redactor.text)
         return TemplateResponse(request, "admin/calls/callrecord/transcript_search.html", context)
 
-    def audio_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def audio_view(self, request: HttpRequest, object_id: str) -> HttpResponse | StreamingHttpResponse:
         """Streams stored audio to signed-in staff with view permission; never a public URL (OPS-17).
 
         Answers byte ranges, so the player can seek in a long call.
@@ -347,7 +352,7 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
             dispatch_transcriptions()
         self._report(request, queued, queryset.count() - queued, _("only records whose transcription failed"))
 
-    def _report(self, request: HttpRequest, queued: int, left_alone: int, which: str) -> None:
+    def _report(self, request: HttpRequest, queued: int, left_alone: int, which: StrOrPromise) -> None:
         self.message_user(
             request,
             ngettext("%(count)d transcription queued.", "%(count)d transcriptions queued.", queued) % {"count": queued},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.conf import settings
@@ -28,7 +29,10 @@ from calls.storage import default_storage
 from mastermobile import formatting
 from mastermobile.admin import ViewOnlyPagesMixin, fieldset_fields
 
-RUN_STATUS_TONES = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+RUN_STATUS_TONES: dict[str, str] = {
     CallExportStatus.PENDING: "info",
     CallExportStatus.IN_PROGRESS: "info",
     CallExportStatus.COMPLETED: "ok",
@@ -72,7 +76,8 @@ class StartExportForm(forms.Form):
         }
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as always there
         if data.get("period_from") and data.get("period_to") and data["period_to"] < data["period_from"]:
             raise forms.ValidationError(_("The period ends before it starts."))
         return data
@@ -164,7 +169,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: CallExport | None = None):
         """Only the sections that apply: the failure of a failed run, the estimate of a dry run."""
-        sections = [self.run_section]
+        sections: list[tuple[StrOrPromise | None, dict[str, list[str]]]] = [self.run_section]
         if obj is not None and obj.error_message:
             sections.append(self.failure_section)
         sections.append(self.estimate_section if obj is not None and obj.is_dry_run else self.progress_section)
@@ -193,7 +198,7 @@ class CallExportAdmin(ViewOnlyPagesMixin, admin.ModelAdmin):
     def trigger(self, run: CallExport) -> str:
         kind = run.options.get("trigger", "manual")
         label = run_trigger_label(kind)
-        if run.actor_id:
+        if run.actor is not None:
             label = f"{label} · {run.actor.get_username()}"
         return gettext("%(trigger)s, dry run") % {"trigger": label} if run.is_dry_run else label
 

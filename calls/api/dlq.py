@@ -17,6 +17,7 @@ from calls import dead_letters
 from calls.models import TranscriptionJob, TranscriptionJobStatus
 from calls.tasks import dispatch_transcriptions
 from mastermobile.api.audit import InboundAuditMixin
+from mastermobile.api.authentication import request_principal
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
@@ -133,10 +134,11 @@ class DeadLetterRequeueView(InboundAuditMixin, APIView):
         entry = _dead_letters().filter(pk=entry_id).first()
         if entry is None:
             raise ProblemError("not-found", "DLQ entry not found")
+        principal = request_principal(request)
         try:
             dead_letters.job_requeue(
                 entry.pk,
-                actor=getattr(request.user, "staff_user", None) or request.user.actor_id,
+                actor=principal.staff_user or principal.actor_id,
                 reason=serializer.validated_data["reason"],
                 request_id=current_request_id(),
             )

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from calls.models import RegistryDownload
 from calls.registry import EXPORT_COLUMNS, REGISTRY_COLUMNS, registry_download
+from mastermobile.api.authentication import request_principal
 from mastermobile.api.datetimes import QUERY_SCHEMA
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.permissions import roles_description
@@ -109,7 +110,7 @@ class _RegistryDownloadView(APIView):
         query = self.query_serializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = self.filters(query.validated_data)
-        principal = request.user
+        principal = request_principal(request)
         staff = principal.staff_user if principal.via == "session" else None
         chunks = registry_download(
             export_format=self.export_format,

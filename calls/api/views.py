@@ -18,6 +18,7 @@ from calls.api.serializers import (
 )
 from calls.models import CallExport
 from mastermobile.api.audit import InboundAuditMixin
+from mastermobile.api.authentication import request_principal
 from mastermobile.api.errors import ProblemError
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, idempotent
 from mastermobile.api.permissions import roles_description
@@ -81,7 +82,7 @@ class CallExportListView(InboundAuditMixin, APIView):
         serializer = CallExportStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        options = {"trigger": "api", "dry_run": data["dry_run"], "requested_by": request.user.actor_id}
+        options = {"trigger": "api", "dry_run": data["dry_run"], "requested_by": request_principal(request).actor_id}
         if "generate_summary" in data:
             options["generate_summary"] = data["generate_summary"]
         run, created = services.call_export_start(

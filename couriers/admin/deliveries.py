@@ -43,7 +43,8 @@ class DeliveryPeriodForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, typed as always there
         first, last = data.get("date_from"), data.get("date_to")
         if first and last and last < first:
             raise forms.ValidationError(_("The period ends before it starts."))

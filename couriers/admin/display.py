@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -12,7 +13,10 @@ from couriers.models import Assignment, OrderStatus
 from mastermobile import formatting
 from returns.models import Courier
 
-ORDER_TONES = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+ORDER_TONES: dict[str, str] = {
     OrderStatus.NEW: "info",
     OrderStatus.ASSIGNED: "info",
     OrderStatus.IN_TRANSIT: "warn",
@@ -20,7 +24,7 @@ ORDER_TONES = {
     OrderStatus.REJECTED: "muted",
     OrderStatus.DECLINED: "error",
 }
-ASSIGNMENT_TONES = {
+ASSIGNMENT_TONES: dict[str, str] = {
     Assignment.Status.PENDING: "info",
     Assignment.Status.ACCEPTED: "ok",
     Assignment.Status.DECLINED: "error",
@@ -28,7 +32,7 @@ ASSIGNMENT_TONES = {
 }
 
 
-def order_status_label(status: str) -> str:
+def order_status_label(status: str) -> StrOrPromise:
     return OrderStatus(status).label if status in OrderStatus.values else status
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from returns.models import Courier
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 NO_COURIER = "-"
 
@@ -23,13 +28,14 @@ class CourierFilter(admin.SimpleListFilter):
     parameter_name = "courier"
     offer_none = False
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         active = (
             Courier.objects.filter(is_active=True).order_by("display_name").values_list("courier_id", "display_name")
         )
-        choices = [(courier_id, name) for courier_id, name in active]
-        if self.value() and self.value() != NO_COURIER and self.value() not in dict(choices):
-            choices.append((self.value(), self.value()))
+        choices: list[tuple[str, StrOrPromise]] = [(courier_id, name) for courier_id, name in active]
+        chosen = self.value()
+        if chosen and chosen != NO_COURIER and chosen not in dict(choices):
+            choices.append((chosen, chosen))
         if self.offer_none:
             choices.append((NO_COURIER, _("No courier")))
         return choices

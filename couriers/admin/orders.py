@@ -9,13 +9,15 @@ call ``order_assign`` and ``order_change_status`` for each selected order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -116,8 +118,8 @@ class OrderLineInline(admin.TabularInline):
 
 class StatusLogInline(ReadOnlyInline):
     model = OrderStatusLog
-    fields = ["time", "from_status", "to_status", "actor", "reason"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = ("time", "from_status", "to_status", "actor", "reason")
     ordering = ["ts", "id"]
 
     @admin.display(description=_("time"))
@@ -127,8 +129,8 @@ class StatusLogInline(ReadOnlyInline):
 
 class AssignmentInline(ReadOnlyInline):
     model = Assignment
-    fields = ["courier", "status_badge", "comment", "reason", "created", "updated"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = ("courier", "status_badge", "comment", "reason", "created", "updated")
     ordering = ["created_at"]
 
     @admin.display(description=_("status"))
@@ -155,9 +157,10 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        courier = self.fields["courier"]
+        courier = cast(forms.ModelChoiceField, self.fields["courier"])
         courier.queryset = Courier.objects.filter(is_active=True).order_by("display_name", "courier_id")
-        courier.label_from_instance = lambda item: f"{item.display_name} ({item.courier_id})"
+        # Django's per-field label hook, set on the instance rather than by subclassing the field.
+        courier.label_from_instance = lambda item: f"{item.display_name} ({item.courier_id})"  # type: ignore[method-assign,assignment]
 
 
 class RejectForm(forms.Form):
@@ -239,7 +242,12 @@ class OrderAdmin(LargeListMixin, PluralTitleMixin, admin.ModelAdmin):
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
         line_formsets = [formset for formset in formsets if formset.model is OrderLine]
         lines = [
-            {name: line.cleaned_data[name] for name in ("sku", "name", "qty", "price")}
+            services.LineData(
+                sku=line.cleaned_data["sku"],
+                name=line.cleaned_data["name"],
+                qty=line.cleaned_data["qty"],
+                price=line.cleaned_data["price"],
+            )
             for formset in line_formsets
             for line in formset.forms
             if line.cleaned_data and not line.cleaned_data.get("DELETE")
@@ -259,7 +267,9 @@ class OrderAdmin(LargeListMixin, PluralTitleMixin, admin.ModelAdmin):
             lines=lines, actor=staff_actor(request), id=data["id"], cod_amount=data.get("cod_amount"), **fields
         )
 
-    def construct_change_message(self, request: HttpRequest, form: forms.ModelForm, formsets: list, add: bool):
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.Form, formsets: Iterable[BaseFormSet[Any]], add: bool = False
+    ) -> list[dict[str, dict[str, list[str]]]]:
         # The formsets were never saved (the service wrote the lines), so they have no objects to list.
         return super().construct_change_message(request, form, [], add)
 
@@ -400,7 +410,7 @@ class OrderAdmin(LargeListMixin, PluralTitleMixin, admin.ModelAdmin):
             "opts": self.opts,
             "orders": [(order, order_status_label(order.status)) for order in queryset.select_related("courier")],
             "form": form,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             **texts,
         }
         return TemplateResponse(request, "admin/couriers/order/action.html", context)

@@ -6,6 +6,8 @@ and the courier's answers); staff search and read them here.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -20,6 +22,9 @@ from couriers.models import Assignment, CourierStock, StockMovement
 from mastermobile import formatting
 from mastermobile.admin import DateRangeFilter, LargeListMixin, ReadOnlyModelAdmin
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 
 @admin.register(StockMovement)
 class StockMovementAdmin(LargeListMixin, ReadOnlyModelAdmin):
@@ -30,8 +35,8 @@ class StockMovementAdmin(LargeListMixin, ReadOnlyModelAdmin):
     search_help_text = _("SKU or reference (order, shift, 1C document), exactly.")
     list_select_related = ["courier"]
     list_per_page = 100
-    fields = ["time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = ("time", "courier_display", "sku", "kind", "compartment", "delta", "ref", "actor")
 
     @admin.display(description=_("time"), ordering="ts")
     def time(self, movement: StockMovement) -> str:
@@ -50,7 +55,7 @@ class HeldFilter(admin.SimpleListFilter):
     title = _("what is held")
     parameter_name = "held"
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, StrOrPromise]]:
         return [
             ("backpack", _("Goods in the backpack")),
             ("returns", _("Goods in the returns compartment")),
@@ -76,8 +81,8 @@ class CourierStockAdmin(LargeListMixin, ReadOnlyModelAdmin):
     search_help_text = _("SKU or courier.")
     list_select_related = ["courier"]
     list_per_page = 100
-    fields = ["courier_display", "sku", "qty", "returned_qty", "updated"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = ("courier_display", "sku", "qty", "returned_qty", "updated")
 
     @admin.display(description=_("courier"), ordering="courier__display_name")
     def courier_display(self, stock: CourierStock):
@@ -98,8 +103,16 @@ class AssignmentAdmin(LargeListMixin, ReadOnlyModelAdmin):
     search_help_text = _("Order number exactly or part of its title, courier's id exactly or part of the name.")
     list_select_related = ["order", "courier"]
     list_per_page = 50
-    fields = ["order_link", "courier_display", "status_badge", "comment", "reason", "created", "updated"]
-    readonly_fields = fields
+    # A tuple: the one value suits both attributes' declared types.
+    fields = readonly_fields = (
+        "order_link",
+        "courier_display",
+        "status_badge",
+        "comment",
+        "reason",
+        "created",
+        "updated",
+    )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Assignment], search_term: str):
         return selectors.assignment_search(queryset, query=search_term), False

@@ -130,7 +130,8 @@ class OrderInputSerializer(StrictSerializer):
     total_amount = _money(required=False)
     cod_amount = _money(required=False, allow_null=True)
     notes = _optional_text(NOTES_MAX_LENGTH)
-    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True hands max_length to the ListSerializer (DRF 3.14+), which the stubs do not know.
+    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
 
     class Meta:
         ref_name = "WWOrderCreate"
@@ -142,7 +143,7 @@ class OrderUpdateSerializer(StrictSerializer):
     title = TextField(max_length=200, required_text=True, required=False)
     notes = _optional_text(NOTES_MAX_LENGTH)
     total_amount = _money(required=False)
-    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES, required=False)
+    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES, required=False)  # type: ignore[call-arg]
 
     class Meta:
         ref_name = "WWOrderUpdate"
@@ -284,7 +285,9 @@ class MovementLineInputSerializer(StrictSerializer):
 
 class MovementInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=StockKind.choices)
-    items = MovementLineInputSerializer(many=True, required=False, allow_empty=False, max_length=MAX_MOVEMENT_LINES)
+    items = MovementLineInputSerializer(  # type: ignore[call-arg]  # max_length: as OrderCreateSerializer.items
+        many=True, required=False, allow_empty=False, max_length=MAX_MOVEMENT_LINES
+    )
     ref = _optional_text(128)
 
     class Meta:

@@ -22,7 +22,7 @@ from couriers import selectors, services
 from couriers.api import serializers as io
 from couriers.models import OrderStatus
 from mastermobile.api.audit import InboundAuditMixin
-from mastermobile.api.authentication import Principal
+from mastermobile.api.authentication import Principal, request_principal
 from mastermobile.api.errors import BadQueryParameter
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
 from mastermobile.api.pagination import PagePagination
@@ -81,7 +81,7 @@ class WarehouseView(InboundAuditMixin, APIView):
 
     @property
     def principal(self) -> Principal:
-        return self.request.user
+        return request_principal(self.request)
 
     @property
     def actor(self) -> services.Actor:

@@ -39,7 +39,7 @@ from integrations.bitrix24.responses import (
     parse_json,
 )
 from integrations.circuitbreaker import CircuitBreaker
-from integrations.outbound import Backoff, Limiter, OutboundPolicy
+from integrations.outbound import Backoff, Limiter, OutboundError, OutboundPolicy
 from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
@@ -120,8 +120,8 @@ class Bitrix24Backoff(Backoff):
 
     cap_seconds: float = MAX_RETRY_WAIT_SECONDS
 
-    def __call__(self, attempt: int, error: Bitrix24Error) -> float:
-        if self.base_seconds > 0 and error.error == "OPERATION_TIME_LIMIT":
+    def __call__(self, attempt: int, error: OutboundError) -> float:
+        if self.base_seconds > 0 and isinstance(error, Bitrix24Error) and error.error == "OPERATION_TIME_LIMIT":
             return OPERATION_TIME_LIMIT_WAIT_SECONDS
         return super().__call__(attempt, error)
 
@@ -245,14 +245,14 @@ class Bitrix24Client:
         )
         page = self.fetch_page(params, start)
         yield page
-        while page.next is not None:
+        while (offset := page.next) is not None:
             offsets = self._batch_offsets(page)
             if len(offsets) > 1:
                 pages = self.fetch_pages_batched(params, offsets)
                 yield from pages
                 page = pages[-1]
             else:
-                page = self.fetch_page(params, page.next)
+                page = self.fetch_page(params, offset)
                 yield page
 
     @staticmethod

@@ -127,7 +127,7 @@ def http_error(response: requests.Response, body: dict[str, Any], masked_url: st
     description = mask(str(body.get("error_description") or "")) or None
     text = body_text(response, mask)
     detail = f"Bitrix24 {status}{f' {code}' if code else ''}{f': {description}' if description else ''} ({masked_url})"
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "url": masked_url,
         "status_code": status,
         "error": code,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -20,7 +22,10 @@ from integrations.outbox.services import EventNotRequeueable, event_requeue
 from mastermobile import formatting
 from mastermobile.admin import PluralTitleMixin, ReadOnlyModelAdmin, fieldset_fields
 
-STATUS_TONES = {EventStatus.PENDING: "info", EventStatus.SENT: "ok", EventStatus.DEAD: "error"}
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+STATUS_TONES: dict[str, str] = {EventStatus.PENDING: "info", EventStatus.SENT: "ok", EventStatus.DEAD: "error"}
 
 
 @admin.register(OutboxEvent)
@@ -141,7 +146,7 @@ class WebhookSubscriptionAdmin(PluralTitleMixin, admin.ModelAdmin):
         return "••••••" if subscription.secret else formatting.EMPTY
 
     @admin.display(description=_("event types"))
-    def types_display(self, subscription: WebhookSubscription) -> str:
+    def types_display(self, subscription: WebhookSubscription) -> StrOrPromise:
         return ", ".join(subscription.event_types) or _("all")
 
 

@@ -43,13 +43,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import BinaryIO
+from typing import IO
 
 import av
 
 from integrations.stt.errors import AudioConversionFailed
 
-AudioSource = str | os.PathLike[str] | BinaryIO
+AudioSource = str | os.PathLike[str] | IO[bytes]
 
 UPLOAD_SAMPLE_RATE = 16_000
 UPLOAD_BIT_RATE = 32_000
@@ -233,7 +233,7 @@ def as_stored(
 
 
 def _stored_bytes(source: AudioSource) -> bytes:
-    if hasattr(source, "read"):
+    if not isinstance(source, str | os.PathLike):
         source.seek(0)
         return source.read()
     with open(source, "rb") as file:

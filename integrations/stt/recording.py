@@ -22,9 +22,10 @@ recording's duration (STT-10).
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from integrations.stt.audio import (
     AudioChunk,
@@ -116,7 +117,7 @@ def transcribe_recording(
     dialogue = audio.channels == 2 and has_distinct_channels(
         source, silence_threshold_dbfs=settings.silence_threshold_dbfs
     )
-    limits = {
+    limits: dict[str, Any] = {
         "max_chunk_seconds": settings.max_chunk_seconds,
         "max_chunk_bytes": settings.max_chunk_bytes,
         "silence_threshold_dbfs": settings.silence_threshold_dbfs,
@@ -203,8 +204,9 @@ def _dialogue_text(segments: tuple[Segment, ...]) -> str:
 
 def _language(transcribed: list[tuple[AudioChunk, ChunkTranscript]]) -> str | None:
     """The language reported for most of the transcribed seconds."""
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     for chunk, answer in transcribed:
         if answer.language:
             seconds[answer.language] += chunk.duration_seconds
-    return seconds.most_common(1)[0][0] if seconds else None
+    # The first of equals, as Counter.most_common did (a Counter counts integers for the type checker).
+    return max(seconds, key=seconds.__getitem__) if seconds else None

@@ -13,12 +13,13 @@ response is final.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 from django.http.response import HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from integrations.models import IntegrationLog
 from integrations.services import integration_log_write
@@ -32,13 +33,21 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Who is on the other end, by the caller's role; couriers and admins write through the warehouse app.
 ROLE_SYSTEMS = {"1c": IntegrationLog.System.ONEC}
 
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
 
-class InboundAuditMixin:
+    # What the mixin is mixed into, so that super() and self.kwargs are known.
+    _ViewBase = APIView
+else:
+    _ViewBase = object
+
+
+class InboundAuditMixin(_ViewBase):
     """``audit_ref_kwarg`` names the URL keyword that identifies the resource when the response does not."""
 
     audit_ref_kwarg: str | None = None
 
-    def finalize_response(self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any):
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in WRITE_METHODS and not getattr(request, "_write_audited", False):
             try:
@@ -51,7 +60,7 @@ class InboundAuditMixin:
     def audit_write(self, request: Request, response: HttpResponseBase) -> None:
         """Write the row now, inside the caller's transaction (``idempotent``); a database error aborts the write."""
         self._log_write(request, response)
-        request._write_audited = True
+        request._write_audited = True  # type: ignore[attr-defined]  # our flag on DRF's request, read above
 
     def _log_write(self, request: Request, response: HttpResponseBase) -> None:
         principal = request.user

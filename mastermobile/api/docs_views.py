@@ -25,9 +25,10 @@ class _BodylessOptions:
         return HttpResponse(status=200)  # DRF adds Allow (and Vary) in finalize_response
 
 
-class SwaggerView(_BodylessOptions, SpectacularSwaggerView):
+# The plain HttpResponse is the point of the mixin, where APIView.options returns a DRF Response.
+class SwaggerView(_BodylessOptions, SpectacularSwaggerView):  # type: ignore[misc]
     """``/api/docs/``: Swagger UI."""
 
 
-class RedocView(_BodylessOptions, SpectacularRedocView):
+class RedocView(_BodylessOptions, SpectacularRedocView):  # type: ignore[misc]
     """``/api/redoc/``: ReDoc."""

@@ -164,8 +164,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         problem_type = next((slug for cls, slug in _DRF_TYPES if isinstance(exc, cls)), "bad-request")
         status_code = exc.status_code
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else PROBLEM_TYPES[problem_type][1]
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        # Throttled.wait (seconds, or None) is set in its __init__, which the stubs do not declare.
+        wait: float | None = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header

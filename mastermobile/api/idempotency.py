@@ -42,7 +42,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
@@ -135,7 +135,7 @@ def idempotent(handler: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
         idempotency_key_var.set(key)
         # Reading request.data here surfaces 400 (malformed JSON) and 415
         # before anything is claimed.
-        fingerprint = request_fingerprint(method=request.method, path_params=kwargs, body=request.data)
+        fingerprint = request_fingerprint(method=request.method or "", path_params=kwargs, body=request.data)
         scope = {
             "key": key,
             "endpoint": _endpoint(request),
@@ -252,7 +252,8 @@ def _complete(
             response.content = body
             response["Content-Type"] = renderer.media_type
     else:
-        body = response.content.decode()
+        # Idempotent views answer with a DRF Response or a plain HttpResponse, never a stream.
+        body = cast(HttpResponse, response).content.decode()
     headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
     if body:
         headers["Content-Type"] = "application/json"

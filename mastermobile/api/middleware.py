@@ -36,7 +36,7 @@ class BodySizeLimitMiddleware:
         if request.path.startswith("/api/"):
             limit = settings.MAX_JSON_BODY_BYTES
             if is_chunked(request):
-                stream = request.environ["wsgi.input"]
+                stream = request.META["wsgi.input"]  # META is the WSGI environ
                 body = read_at_most(stream, limit + 1)
                 if len(body) > limit:
                     discard(stream, DISCARD_AT_MOST)

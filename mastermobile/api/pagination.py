@@ -38,7 +38,8 @@ class PagePagination(BasePagination):
     ``has_next`` is false never trip over a row deleted meanwhile.
     """
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:
+    # Querysets only (the total is one COUNT), where BasePagination also takes a sequence.
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list:  # type: ignore[override]
         self.page_size = _positive_int(request, "page_size", DEFAULT_PAGE_SIZE, settings.MAX_PAGE_SIZE)
         self.page = _positive_int(request, "page", 1)
         self.total_items = queryset.count()
@@ -47,7 +48,8 @@ class PagePagination(BasePagination):
             return []
         return list(queryset[offset : offset + self.page_size])
 
-    def get_paginated_response(self, data: list) -> Response:
+    # Any as in BasePagination: the stubs type a many=True serializer's .data as a ReturnDict.
+    def get_paginated_response(self, data: Any) -> Response:
         total_pages = math.ceil(self.total_items / self.page_size) if self.total_items else 0
         return Response(
             {

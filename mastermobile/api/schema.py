@@ -21,7 +21,7 @@ and a query parameter that may be blank is ``allowEmptyValue`` (the view reads
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
@@ -44,7 +44,8 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     request_id = serializers.CharField()
-    errors = ProblemFieldErrorSerializer(many=True)
+    # A declared field, which the serializer's metaclass takes out of the class: Serializer.errors stays as it is.
+    errors = ProblemFieldErrorSerializer(many=True)  # type: ignore[assignment]
 
     class Meta:
         ref_name = "Problem"
@@ -126,7 +127,7 @@ class AutoSchema(openapi.AutoSchema):
         finally:
             self.method = "PATCH"
 
-    def _get_response_bodies(self, direction: str = "response") -> dict:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict:
         # extend_schema(responses=…) replaces get_response_serializers, so the shared answers join here.
         responses = super()._get_response_bodies(direction)
         for code in sorted(self.shared_problem_codes()):
@@ -165,10 +166,12 @@ class AutoSchema(openapi.AutoSchema):
         if direction == "request" and isinstance(field, serializers.ListSerializer):
             if not field.allow_empty:
                 schema["minItems"] = max(schema.get("minItems", 0), 1)
-            if field.min_length is not None:
-                schema["minItems"] = max(schema.get("minItems", 0), field.min_length)
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            # ListSerializer's min_length/max_length (DRF 3.14+) are missing from the stubs.
+            min_length, max_length = getattr(field, "min_length", None), getattr(field, "max_length", None)
+            if min_length is not None:
+                schema["minItems"] = max(schema.get("minItems", 0), min_length)
+            if max_length is not None:
+                schema["maxItems"] = max_length
         if direction == "request" and isinstance(field, serializers.CharField):
             self._insert_field_validators(field, schema)  # a RegexValidator's pattern wins over the rules below
             if not field.allow_blank:

@@ -61,5 +61,6 @@ class RFC3339DateTimeField(serializers.DateTimeField):
             )
         return moment
 
-    def to_representation(self, value: datetime | None) -> str | None:
+    # None for None, as DRF's DateTimeField does; the stubs say str.
+    def to_representation(self, value: datetime | None) -> str | None:  # type: ignore[override]
         return None if value is None else format_rfc3339(value)

@@ -35,6 +35,9 @@ MAX_NAME_LENGTH = 200  # TokenBucket.value
 
 class SubjectRateThrottle(SimpleRateThrottle):
     scope = "subject"
+    # Set by SimpleRateThrottle.__init__ from the rate (read only when there is one); not in the stubs.
+    num_requests: int
+    duration: int
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         user = request.user

@@ -9,6 +9,7 @@ as the application's logs, whatever ``access_log_format`` says.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from functools import cached_property
 from typing import Any
 
@@ -36,7 +37,8 @@ class MaskingLogger(Logger):
         config = settings.APP_CONFIG
         return Redactor(config.secrets, mask_pii=config.pii_masking_enabled)
 
-    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict[str, Any]:
+    # gunicorn's atoms with the values masked; Any, as the stubs' TypedDict of those keys is private.
+    def atoms(self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
         return {name: self.mask(name, value) for name, value in atoms.items()}
 

@@ -158,7 +158,7 @@ class Redactor:
             return [self.value(v) for v in value]
         if isinstance(value, str):
             if self.mask_pii and lowered in SENSITIVE_KEYS and value:
-                return mask_email(_EMAIL.match(value)) if _EMAIL.fullmatch(value) else mask_phone(value)
+                return mask_email(email) if (email := _EMAIL.fullmatch(value)) else mask_phone(value)
             return self.text(value)
         return value
 

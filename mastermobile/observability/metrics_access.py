@@ -116,6 +116,8 @@ def start_metrics_server(*, host: str, port: int, registry: CollectorRegistry, a
     """Serve ``registry`` on ``host:port`` from a daemon thread (like prometheus_client's, with the policy)."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
     server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
-    server = make_server(host, port, metrics_wsgi_app(registry, access), server_class, handler_class=_ScrapeHandler)
+    server: WSGIServer = make_server(
+        host, port, metrics_wsgi_app(registry, access), server_class, handler_class=_ScrapeHandler
+    )
     threading.Thread(target=server.serve_forever, name="metrics-exporter", daemon=True).start()
     return server

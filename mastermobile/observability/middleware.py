@@ -25,7 +25,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # for code that has the request, not the context
         tokens = (
             request_id_var.set(request_id),
             user_role_var.set(None),
@@ -52,8 +52,8 @@ class HttpMetricsMiddleware:
         match = getattr(request, "resolver_match", None)
         # The route template keeps label cardinality bounded; unmatched paths
         # (404s, scanners) share one label, also those the /api/ catch-all answers.
-        matched = match and match.route and match.url_name != "api-unknown-path"
-        path = "/" + match.route if matched else "<unmatched>"
+        route = match.route if match is not None and match.url_name != "api-unknown-path" else ""
+        path = "/" + route if route else "<unmatched>"
         labels = {"method": request.method, "status_code": str(response.status_code), "path": path}
         metrics.HTTP_REQUESTS.labels(**labels).inc()
         metrics.HTTP_REQUEST_DURATION.labels(**labels).observe(time.perf_counter() - started)

@@ -81,12 +81,14 @@ class ReturnLineInputSerializer(StrictSerializer):
 class ReturnInputSerializer(StrictSerializer):
     """``ReturnCreate``: the body of POST and PUT."""
 
-    source = serializers.ChoiceField(choices=Return.Source.choices)
+    # A declared field, which the serializer's metaclass takes out of the class: Field.source stays as it is.
+    source = serializers.ChoiceField(choices=Return.Source.choices)  # type: ignore[assignment]
     courier_id = TextField(max_length=64, required_text=True)
     order_id_1c = _optional_text(64)
     manager_id = _optional_text(64)
     comment = _optional_text(COMMENT_MAX_LENGTH)
-    items = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True hands max_length to the ListSerializer (DRF 3.14+), which the stubs do not know.
+    items = ReturnLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
 
     class Meta:
         ref_name = "ReturnCreate"

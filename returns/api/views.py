@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from mastermobile.api import datetimes
 from mastermobile.api.audit import InboundAuditMixin
-from mastermobile.api.authentication import Principal
+from mastermobile.api.authentication import Principal, request_principal
 from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEADER, idempotent
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
@@ -107,7 +107,7 @@ class ReturnsAPIView(InboundAuditMixin, APIView):
     audit_ref_kwarg = "return_id"
 
     def _principal(self) -> Principal:
-        return self.request.user
+        return request_principal(self.request)
 
 
 def _validated(request: Request) -> dict[str, Any]:

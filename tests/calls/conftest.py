@@ -4,6 +4,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -76,7 +77,11 @@ def s3_storage(settings):
     endpoint = f"http://{host}:{port}"
     # moto keeps its buckets in this process across servers: start every test from an empty one.
     requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
-    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    credentials: dict[str, Any] = {
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+        "region_name": "us-east-1",
+    }
     boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="recordings")
     settings.STORAGES = {
         **django_settings.STORAGES,

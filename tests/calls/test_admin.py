@@ -57,6 +57,7 @@ def test_the_start_form_creates_a_run_for_the_staff_user(admin_client, b24_confi
 
     run = CallExport.objects.get()
     assert response.status_code == 302
+    assert run.actor is not None
     assert (run.status, run.actor.username) == ("pending", "root")
     # Whole days in CALL_EXPORT_TIMEZONE (Moscow, UTC+3), stored in UTC.
     assert (run.period_from, run.period_to) == (

@@ -36,7 +36,7 @@ def dead_letter(n: int = 1, *, failed_minutes_ago: int = 0) -> TranscriptionJob:
     return TranscriptionJob.objects.create(
         call_record=record,
         call_id=record.call_id,
-        recording_url=record.recording_url,
+        recording_url=record.recording_url or "",
         engine="openai-whisper",
         language="ru",
         dedup_key=TranscriptionJob.dedup_key_for(record.call_id, record.recording_url, "openai-whisper"),
@@ -100,6 +100,7 @@ def test_requeue_answers_the_entry_and_puts_the_job_back(client_for, django_capt
     assert (body["status"], body["entry_id"], body["status_code"]) == ("requeued", str(entry.pk), 400)
     assert body["reason"].startswith("400: ") and body["job"]["call_id"] == "call-1"
     entry.refresh_from_db()
+    assert entry.call_record_id is not None
     record = CallRecord.objects.get(pk=entry.call_record_id)
     assert (entry.status, record.status, record.error_code) == ("queued", "downloaded", None)
     audit = entry.history[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.conf import settings
@@ -66,8 +67,11 @@ def catalogued(code: str) -> bool:
     return code in codes or (re.fullmatch(r"http_\d{3}", code) is not None and "http_<status>" in codes)
 
 
-def subclasses(base: type) -> list[type]:
-    found = []
+T = TypeVar("T")
+
+
+def subclasses(base: type[T]) -> list[type[T]]:
+    found: list[type[T]] = []
     for cls in base.__subclasses__():
         found += [cls, *subclasses(cls)]
     return found

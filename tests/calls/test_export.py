@@ -58,6 +58,7 @@ def test_records_without_stt_are_skipped_after_download(b24_config, fake_b24):
     export()
 
     record = CallRecord.objects.exclude(storage_path=None).first()
+    assert record is not None
     assert (record.status, record.error_code) == ("skipped", "stt_disabled")
     assert (record.attempts, record.download_attempts) == (1, 1)
 
@@ -129,6 +130,7 @@ def test_rerunning_a_period_creates_no_duplicates_and_downloads_nothing_again(b2
     assert CallRecord.objects.count() == 60
     assert fake_b24.count("recording") == downloads
     second = CallExport.objects.order_by("-started_at").first()
+    assert second is not None
     assert second.status == CallExportStatus.COMPLETED
     assert second.total_calls == 60
     assert CallRecord.objects.filter(run=second).count() == 60

@@ -57,6 +57,7 @@ def test_the_requeue_action_puts_dead_letters_back_and_leaves_the_rest(
 
 def test_record_actions_requeue_failed_and_re_transcribe_completed(admin_client, django_capture_on_commit_callbacks):
     failed, done = dead_letter(1), dead_letter(2)
+    assert failed.call_record_id is not None and done.call_record_id is not None
     CallRecord.objects.filter(pk=done.call_record_id).update(status="completed", error_code=None)
     TranscriptionJob.objects.filter(pk=done.pk).update(status="succeeded")
     changelist = reverse("admin:calls_callrecord_changelist")

@@ -24,6 +24,12 @@ def svgs(html: str) -> list[ET.Element]:
     ]
 
 
+def title_of(svg: ET.Element) -> str | None:
+    title = svg.find(f"{SVG}title")
+    assert title is not None
+    return title.text
+
+
 @pytest.mark.django_db
 def test_every_chart_of_the_page_is_well_formed_svg_with_russian_titles(admin_client):
     make_week()
@@ -31,12 +37,12 @@ def test_every_chart_of_the_page_is_well_formed_svg_with_russian_titles(admin_cl
     html = admin_client.get(OVERVIEW_URL, {"date_from": "2026-10-01", "date_to": "2026-10-03"}).content.decode()
 
     charts = svgs(html)
-    assert [chart.find(f"{SVG}title").text for chart in charts] == [
+    assert [title_of(chart) for chart in charts] == [
         "Звонки и расшифровки по дням",
         "Минуты по дням",
         "Стоимость расшифровки по дням",
     ]
-    tooltips = [title.text for title in charts[0].iter(f"{SVG}title")][1:]
+    tooltips = [title.text or "" for title in charts[0].iter(f"{SVG}title")][1:]
     assert tooltips[0].splitlines() == [
         "01.10.2026",
         "все звонки: 3",
@@ -81,7 +87,7 @@ def test_a_year_draws_one_column_per_week(admin_client):
     html = admin_client.get(OVERVIEW_URL, {"date_from": "2026-01-01", "date_to": "2026-12-31"}).content.decode()
 
     chart = svgs(html)[0]
-    assert chart.find(f"{SVG}title").text == "Звонки и расшифровки по неделям"
+    assert title_of(chart) == "Звонки и расшифровки по неделям"
     assert len([r for r in chart.iter(f"{SVG}rect") if r.get("class") == "mm-chart-column"]) == 53
     assert "28.09.2026 – 04.10.2026" in html
 
@@ -103,7 +109,9 @@ def test_huge_numbers_get_thousand_separators_and_stay_on_the_axis():
     assert "10\xa0000\xa0000" in texts
     assert "02.10.2026\nзвонки: 9\xa0876\xa0543" in [t.text for t in root.iter(f"{SVG}title")]
     legend_y = "8"
-    tops = [float(r.get("y")) for r in root.iter(f"{SVG}rect") if r.get("fill") == "#417690" and r.get("y") != legend_y]
+    tops = [
+        float(r.attrib["y"]) for r in root.iter(f"{SVG}rect") if r.get("fill") == "#417690" and r.get("y") != legend_y
+    ]
     assert len(tops) == 2 and min(tops) >= 52  # the tallest bar starts at or below the top of the plot
 
 
@@ -117,7 +125,7 @@ def test_chart_text_is_escaped_and_the_result_still_parses():
     )
 
     root = ET.fromstring(svg)
-    assert root.find(f"{SVG}title").text == '<script>"x"</script>'
+    assert title_of(root) == '<script>"x"</script>'
     assert "<script>" not in svg
 
 

@@ -19,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from playwright.sync_api import Browser, ConsoleMessage
+from playwright.sync_api import Browser, ConsoleMessage, ViewportSize
 
 from calls import services
 from calls.models import CallRecordStatus
@@ -29,7 +29,7 @@ from tests.platform.test_admin_screenshots import BusyPortal
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 MEASURE = """() => ({
     scrollWidth: document.documentElement.scrollWidth,
     charts: document.querySelectorAll('svg.mm-chart').length,
@@ -89,9 +89,15 @@ def shoot(browser: Browser, url: str, cookie: str, path: Path) -> tuple[int, dic
     errors: list[str] = []
     try:
         tab = context.new_page()
-        tab.on("console", lambda message: message.type == "error" and errors.append(_console_line(message)))
+
+        def console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                errors.append(_console_line(message))
+
+        tab.on("console", console)
         tab.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
         response = tab.goto(url, wait_until="load")
+        assert response is not None
         measured = tab.evaluate(MEASURE)
         tab.screenshot(path=path, full_page=True)
     finally:

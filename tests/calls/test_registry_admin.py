@@ -29,11 +29,12 @@ def test_staff_with_the_export_permission_download_the_periods_registry(settings
 
     response = staff("view_callrecord", "export_callrecord").get(URL, OCTOBER)
 
-    content = b"".join(response.streaming_content)
+    content = b"".join(response.streaming_content)  # type: ignore[attr-defined]  # the registry streams
     assert response["Content-Disposition"] == 'attachment; filename="calls_2026-10-01_2026-10-31.csv"'
     assert content.startswith(BOM) and content.count(b"\r\n") == 4
     assert b"+79161234567" not in content
     download = RegistryDownload.objects.get()
+    assert download.user is not None
     assert download.channel == "admin" and download.user.username == "operator" and download.row_count == 3
 
 

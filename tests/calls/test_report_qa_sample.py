@@ -47,6 +47,7 @@ def test_verdicts_entered_after_a_report_show_when_it_is_regenerated():
     run = run_with_completed(3)
     before = render_report(report_facts(run))
     record = CallRecord.objects.filter(run=run).order_by("call_id").first()
+    assert record is not None
     QaReview.objects.create(call_record=record, verdict="issue", comment="перепутаны | имена")
 
     after = render_report(report_facts(run))

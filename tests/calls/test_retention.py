@@ -9,6 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.config import Config
@@ -28,8 +29,15 @@ pytestmark = pytest.mark.django_db
 WINDOWS = {"raw": 90, "transcripts": 180, "summaries": 180, "registry": 365, "reports": 180, "logs": 180}
 
 
-def put(root: Path, key: str, *, days_old: float, body: bytes = b"x") -> Path:
-    """A file under the local storage root whose mtime is ``days_old`` days ago."""
+def s3_events() -> Any:
+    """The botocore event hooks of the default storage, an S3Storage (django-storages has no types)."""
+    storage: Any = storages["default"]
+    return storage.connection.meta.client.meta.events
+
+
+def put(root: Path, key: str | None, *, days_old: float, body: bytes = b"x") -> Path:
+    """A file under the local storage root whose mtime is ``days_old`` days ago (a record's path, which it has)."""
+    assert key is not None
     path = root / key
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(body)
@@ -344,7 +352,7 @@ def s3_keys(client) -> set[str]:
 def count_calls(operation: str) -> list[str]:
     """Each request the storage's own client sends for ``operation`` appends its name."""
     calls: list[str] = []
-    events = storages["default"].connection.meta.client.meta.events
+    events = s3_events()
     events.register(f"before-call.s3.{operation}", lambda **kwargs: calls.append(operation))
     return calls
 
@@ -382,7 +390,7 @@ def test_s3_one_key_refused_in_a_batch_does_not_stop_the_sweep(s3_storage, caplo
     def refuse_one(parsed, **kwargs):
         parsed["Errors"] = [{"Key": keys[1], "Code": "AccessDenied", "Message": "Access Denied"}]
 
-    storages["default"].connection.meta.client.meta.events.register("after-call.s3.DeleteObjects", refuse_one)
+    s3_events().register("after-call.s3.DeleteObjects", refuse_one)
 
     with caplog.at_level(logging.WARNING, logger="calls.retention"):
         result = sweep(now=timezone.now() + timedelta(days=91))
@@ -401,7 +409,7 @@ def test_s3_a_refused_batch_does_not_stop_the_sweep(s3_storage, monkeypatch):
             refused.append(1)
             raise EndpointConnectionError(endpoint_url="http://s3.invalid")
 
-    storages["default"].connection.meta.client.meta.events.register("before-call.s3.DeleteObjects", refuse_the_first)
+    s3_events().register("before-call.s3.DeleteObjects", refuse_the_first)
 
     result = sweep(now=timezone.now() + timedelta(days=91))
 

@@ -23,6 +23,7 @@ CLIPS = MANIFEST["clips"]
 def generator(tmp_path, monkeypatch) -> ModuleType:
     """generate.py, loaded from its file and pointed at a copy of the manifest under ``tmp_path``."""
     spec = importlib.util.spec_from_file_location("stt_smoke_generate", SMOKE_DATA / "generate.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     (tmp_path / "manifest.json").write_text(json.dumps(MANIFEST), encoding="utf-8")

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, ViewportSize
 
 from calls.models import CallRecordStatus
 from tests.browser import in_browser
@@ -26,7 +26,7 @@ from tests.fakes.audio import wav_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-VIEWPORT = {"width": 1366, "height": 768}
+VIEWPORT: ViewportSize = {"width": 1366, "height": 768}
 MEASURE = """(selectors) => {
     const boxes = {};
     for (const selector of selectors) {
@@ -77,6 +77,7 @@ def shoot_all(browser: Browser, base_url: str, cookie: str, pages: list[Page], f
         for page in pages:
             tab = context.new_page()
             response = tab.goto(base_url + page.path, wait_until="load")
+            assert response is not None
             measured = tab.evaluate(MEASURE, list(page.first_screen))
             tab.screenshot(path=folder / f"{page.name}.png", full_page=True)
             tab.close()

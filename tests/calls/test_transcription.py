@@ -50,7 +50,9 @@ def test_an_export_with_stt_on_ends_completed_with_transcripts_summaries_and_cos
     assert set(with_audio.values_list("transcription_cost", flat=True)) == {Decimal("0.006")}
     assert (run.transcribed_minutes, run.total_cost) == (54, Decimal("0.32"))
     record = with_audio.first()
+    assert record is not None
     assert record.text_preview.startswith("тон ") and record.language == "ru"
+    assert record.transcript_path is not None and record.summary_path is not None
     transcript_file = storages["default"].open(record.transcript_path).read().decode()
     assert transcript_file.startswith(f"CALL_ID: {record.call_id}\nRECORD_ID: {record.record_id or ''}\nSTART: ")
     assert (
@@ -112,6 +114,7 @@ def test_an_export_with_a_dead_letter_still_finishes(stt_config, fake_openai, fa
     dead = TranscriptionJob.objects.get(status="dead_letter")
     assert (dead.attempts, dead.last_error_code) == (1, "http_400")
     record = dead.call_record
+    assert record is not None
     assert (record.status, record.error_code) == ("error", "http_400")
     assert record.is_final and record.transcription_cost == 0
     # A dead letter is a gap of a finished run, not a reason to loop (CALL-03).
@@ -126,6 +129,7 @@ def test_a_requeued_dead_letter_is_transcribed_and_audited(stt_config, fake_open
 
     requeued = dead_letters.job_requeue(dead.pk, actor=admin_user, request_id="req-1")
 
+    assert dead.call_record_id is not None
     record = CallRecord.objects.get(pk=dead.call_record_id)
     assert (requeued.status, requeued.attempts, requeued.dlq_reason) == ("queued", 0, "")
     assert (record.status, record.error_code) == ("downloaded", None)
@@ -146,6 +150,7 @@ def test_retry_after_from_the_provider_is_honoured(stt_config, fake_openai, fake
     )
     services.call_export_list(run=export_run)
     record = export_run.records.filter(status="pending").first()
+    assert record is not None
     from calls.downloads import record_download
 
     record_download(record_id=record.pk)
@@ -157,7 +162,7 @@ def test_retry_after_from_the_provider_is_honoured(stt_config, fake_openai, fake
 
     job.refresh_from_db()
     assert outcome.status == "retry_wait"
-    assert job.next_attempt_at >= before + timedelta(seconds=7)
+    assert job.next_attempt_at is not None and job.next_attempt_at >= before + timedelta(seconds=7)
     assert CallRecord.objects.get(pk=record.pk).status == "downloaded"
     # Not due yet: nobody may start it.
     assert transcription.job_run(str(job.pk)).worked is False
@@ -275,6 +280,7 @@ def test_the_ladder_waits_the_configured_delays(stored, fake_openai, settings):
     outcome = transcription.job_run(str(job.pk))
 
     assert (outcome.status, outcome.error_code) == ("retry_wait", "transcription_timeout")
+    assert outcome.retry_at is not None
     assert before + timedelta(seconds=10) <= outcome.retry_at <= timezone.now() + timedelta(seconds=10)
 
 

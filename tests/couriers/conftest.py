@@ -90,7 +90,10 @@ def make_order() -> Callable[..., Order]:
         data = copy.deepcopy(ORDER_BODY)
         data.pop("id")
         data.update(fields)
-        lines = [{**line, "price": Decimal(line["price"])} for line in data.pop("items")]
+        lines = [
+            services.LineData(sku=line["sku"], name=line["name"], qty=line["qty"], price=Decimal(line["price"]))
+            for line in data.pop("items")
+        ]
         data["cod_amount"] = Decimal(data["cod_amount"]) if data.get("cod_amount") else None
         order = services.order_create(lines=lines, actor=MANAGER, id=id, **data)
         courier_actor = services.Actor(role="courier", subject=courier_id)

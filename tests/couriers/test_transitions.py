@@ -65,6 +65,7 @@ def test_an_allowed_move_changes_the_status_and_logs_it(make_order, source, targ
     order.refresh_from_db()
     assert order.status == target
     last = OrderStatusLog.objects.filter(order=order).last()
+    assert last is not None
     assert (last.from_status, last.to_status) == (source, target)
     assert OrderStatusLog.objects.filter(order=order).count() == logged + 1
     assert moved._value.get() == before + 1

@@ -7,6 +7,7 @@ import math
 import random
 import wave
 from array import array
+from typing import cast
 
 import av
 
@@ -89,7 +90,7 @@ def encoded(*channels: array, container: str = "mp3", rate: int = RATE, bit_rate
     frames = channels[0] if len(channels) == 1 else interleaved(*channels)
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=container) as out:
-        stream = out.add_stream(_CODECS[container], rate=rate, layout=layout)
+        stream = cast(av.AudioStream, out.add_stream(_CODECS[container], rate=rate, layout=layout))
         if container in ("mp3", "ogg", "ipod"):
             stream.bit_rate = bit_rate
         step = 4096

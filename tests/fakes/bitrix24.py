@@ -42,13 +42,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fakes.audio import wav_bytes
-from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_serving, write_env
+from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, serve_in_background, stop_serving, write_env
 
 PAGE_SIZE = 50
 BATCH_LIMIT = 50
@@ -127,7 +126,7 @@ class FakeBitrix24:
         self._random = random.Random(self.seed)
         self._bucket_level = 0.0
         self._bucket_at = time.monotonic()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietThreadingServer | None = None
         self.items: list[dict[str, Any]] = []
         self._by_call: dict[str, int] = {}
         self._starts: list[datetime] = []
@@ -145,7 +144,9 @@ class FakeBitrix24:
         self._server = serve_in_background(Handler, host=self.host, port=self.port, name="fake-bitrix24")
         self.port = self._server.server_address[1]
         self.items = self._generate()
-        self._starts = [_parse_date(item["CALL_START_DATE"]) for item in self.items]
+        starts = [_parse_date(item["CALL_START_DATE"]) for item in self.items]
+        self._starts = [start for start in starts if start is not None]
+        assert len(self._starts) == len(starts)  # every generated call has a start, so bisect finds its index
         self._by_call = {item["CALL_ID"]: index for index, item in enumerate(self.items)}
         self._by_file = {
             item["RECORD_FILE_ID"]: index for index, item in enumerate(self.items) if item["RECORD_FILE_ID"]

@@ -81,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
-        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        upstream = http.client.HTTPConnection(target.hostname or "", target.port, timeout=30)
         try:
             path = target.path + (f"?{target.query}" if target.query else "")
             upstream.request(self.command, path, body=body, headers=headers)

@@ -45,16 +45,15 @@ import time
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import av
 
 from integrations.stt.languages import ISO_639_1_BY_NAME
-from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_serving, write_env
+from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, serve_in_background, stop_serving, write_env
 
 DEFAULT_API_KEY = "sk-fake-openai-0123456789abcdef"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -180,13 +179,13 @@ class FakeOpenAI:
         self._faults: list[_Fault] = []
         self._random = random.Random(self.seed)
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietThreadingServer | None = None
         self._answered = 0
 
     # Lifecycle --------------------------------------------------------
 
-    def start(self) -> FakeOpenAI:
-        fake = self
+    def start(self) -> Self:
+        fake: FakeOpenAI = self
 
         class Handler(_Handler):
             api = fake
@@ -203,7 +202,7 @@ class FakeOpenAI:
             stop_serving(self._server)
             self._server = None
 
-    def __enter__(self) -> FakeOpenAI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -343,7 +342,7 @@ def hear(data: bytes) -> Heard:
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=HEARING_RATE)
-        for frame in [*container.decode(stream), None]:
+        for frame in [*container.decode(stream), None]:  # type: ignore[union-attr]  # av.open(…) reads: an InputContainer
             for out in resampler.resample(frame):
                 samples.frombytes(bytes(out.planes[0])[: out.samples * 2])
         name = container.format.name
@@ -471,7 +470,7 @@ class _Handler(FakeServiceHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 if not size:

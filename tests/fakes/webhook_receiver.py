@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from integrations.outbox.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
-from tests.fakes.http import FakeServiceHandler, serve_in_background, stop_serving
+from tests.fakes.http import FakeServiceHandler, QuietThreadingServer, serve_in_background, stop_serving
 
 
 @dataclass
@@ -38,7 +38,7 @@ class WebhookReceiver:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[tuple[str, float]] = []
-        self._server = None
+        self._server: QuietThreadingServer | None = None
         self.requests = 0
 
     def start(self) -> WebhookReceiver:
@@ -47,8 +47,10 @@ class WebhookReceiver:
         class Handler(_Handler):
             owner = receiver
 
-        self._server = serve_in_background(Handler, host=self.host, port=self.port, name="fake-webhook-receiver")
-        self.port = self._server.server_address[1]
+        server = self._server = serve_in_background(
+            Handler, host=self.host, port=self.port, name="fake-webhook-receiver"
+        )
+        self.port = server.server_address[1]
         return self
 
     def stop(self) -> None:

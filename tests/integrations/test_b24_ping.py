@@ -27,7 +27,7 @@ def ping() -> tuple[int, str, str]:
     try:
         call_command("b24_ping", stdout=out, stderr=err)
     except SystemExit as exit_:
-        return int(exit_.code), out.getvalue(), err.getvalue()
+        return int(exit_.code or 0), out.getvalue(), err.getvalue()
     return 0, out.getvalue(), err.getvalue()
 
 

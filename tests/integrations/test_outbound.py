@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -82,7 +83,7 @@ class ModelsClient:
 
 
 @pytest.fixture
-def fake() -> FakeOpenAI:
+def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
         yield fake
 
@@ -104,7 +105,7 @@ def make_client(fake):
             **options,
         }
         client = ModelsClient(fake, OutboundPolicy(**options))
-        client.sleeps = sleeps
+        client.sleeps = sleeps  # type: ignore[attr-defined]  # the tests read the recorded waits off the client
         return client
 
     return build

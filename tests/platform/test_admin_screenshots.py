@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Task
 from django_q.tasks import async_task
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, ViewportSize
 from playwright.sync_api import Error as BrowserError
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -56,7 +56,7 @@ from tests.fakes.openai import FakeOpenAI
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-VIEWPORT = {"width": 1400, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 900}
 
 
 # Demo data -------------------------------------------------------------------
@@ -96,7 +96,7 @@ def make_couriers() -> None:
         )
 
 
-WAREHOUSE_LINES = [
+WAREHOUSE_LINES: list[warehouse.LineData] = [
     {"sku": "LCD-IP13-ORIG", "name": "Дисплей iPhone 13 (оригинал)", "qty": 1, "price": Decimal("8500.00")},
     {"sku": "FILM-IP13-MATTE", "name": "Плёнка защитная матовая", "qty": 2, "price": Decimal("200.00")},
     {"sku": "CASE-UNIVERSAL", "name": "Чехол-книжка универсальный", "qty": 1, "price": Decimal("650.00")},
@@ -308,7 +308,9 @@ def make_records_in_every_status(run: CallExport, portal: FakeBitrix24, provider
     # for a retry, one in flight.
     jobs = list(TranscriptionJob.objects.filter(call_record__in=records[3:7]).order_by("call_record_id"))
     transcription.job_run(str(jobs[0].pk))
-    QaReview.objects.create(call_record=jobs[0].call_record, verdict="issue", comment="Оператор и клиент перепутаны")
+    reviewed = jobs[0].call_record
+    assert reviewed is not None
+    QaReview.objects.create(call_record=reviewed, verdict="issue", comment="Оператор и клиент перепутаны")
     provider.fail_next(400)
     transcription.job_run(str(jobs[1].pk))
     provider.fail_next(503)
@@ -380,7 +382,12 @@ def make_integration_logs() -> None:
 def make_registry_downloads() -> None:
     """Two registry downloads, one finished, one broken off, as the API's streaming leaves them."""
     october = {"period_from": datetime(2026, 10, 1, tzinfo=UTC), "period_to": datetime(2026, 10, 31, tzinfo=UTC)}
-    common = {"columns": REGISTRY_COLUMNS, "filters": october, "user": None, "endpoint": "/api/v1/call-registry"}
+    common: dict[str, Any] = {
+        "columns": REGISTRY_COLUMNS,
+        "filters": october,
+        "user": None,
+        "endpoint": "/api/v1/call-registry",
+    }
     finished = registry_download(
         export_format="csv", unmasked=False, principal="jwt:erp-prod (1c)", channel="api", **common
     )
@@ -578,7 +585,7 @@ class Shot:
 def take_screenshots(
     browser: Browser, base_url: str, session_cookie: str, pages: list[AdminPage], folder: Path
 ) -> list[Shot]:
-    options = {
+    options: dict[str, Any] = {
         "viewport": VIEWPORT,
         "locale": "ru-RU",
         "timezone_id": "Europe/Moscow",
@@ -598,7 +605,12 @@ def shoot(context: BrowserContext, url: str, page: AdminPage, folder: Path) -> S
     """Open ``url`` in a new tab, measure it, save its full-page screenshot; a page that does not load is a Shot too."""
     tab = context.new_page()
     errors: list[str] = []
-    tab.on("console", lambda message: message.type == "error" and errors.append(_console_line(message, url)))
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(_console_line(message, url))
+
+    tab.on("console", console)
     tab.on("requestfailed", lambda request: errors.append(f"{request.url}: {request.failure}"))
     try:
         response = tab.goto(url, wait_until="load")
@@ -608,6 +620,7 @@ def shoot(context: BrowserContext, url: str, page: AdminPage, folder: Path) -> S
         return Shot(page, 0, 0, None, None, None, False, [f"the browser gave up: {error.message}"])
     finally:
         tab.close()
+    assert response is not None  # a new tab's first navigation has a response
     return Shot(
         page=page,
         status=response.status,
@@ -639,7 +652,12 @@ def problems(shot: Shot) -> list[str]:
         found.append(f"answered {shot.status}, expected {page.status}")
     if shot.scroll_width > width:
         found.append(f"page is {shot.scroll_width} px wide, {shot.scroll_width - width} px more than {width}")
-    if page.changelist and shot.table_width is not None and shot.table_width > shot.table_room:
+    if (
+        page.changelist
+        and shot.table_width is not None
+        and shot.table_room is not None
+        and shot.table_width > shot.table_room
+    ):
         found.append(
             f"results table is {shot.table_width} px in {shot.table_room} px, "
             f"{shot.table_width - shot.table_room} px scroll sideways"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import urllib.request
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -46,7 +47,7 @@ EXPECTED_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 
 @pytest.fixture(scope="module", params=["true", "false"], ids=["debug", "no-debug"])
-def app_url(request, tmp_path_factory) -> str:
+def app_url(request, tmp_path_factory) -> Iterator[str]:
     """The app as `make run` starts it (collectstatic, then `manage.py serve`), with and without DEBUG.
 
     Without DEBUG whitenoise serves only what collectstatic gathered; with it, also straight from the apps.

@@ -71,6 +71,7 @@ def test_the_demo_exports_transcribes_and_reports_then_stops_both_fakes(tmp_path
 
 def test_ctrl_c_stops_the_demo_and_both_fakes_with_status_130(tmp_path):
     process = demo(tmp_path, "--calls", "300")
+    assert process.stdout is not None
     deadline = time.monotonic() + DEADLINE_S
     while not ((tmp_path / "b24.env").is_file() and (tmp_path / "openai.env").is_file()):
         assert process.poll() is None, process.stdout.read()

@@ -259,7 +259,7 @@ def finding(recorder: Any, case_id: str, info: Any, server: AppServer) -> Findin
     status = response.status_code if response is not None else None
     cause = failure.message.strip().splitlines()[0] if failure.message.strip() else failure.title
     if status is not None and status >= 500:
-        cause = server.causes().get(_request_id(response), "no exception logged for this request id")
+        cause = server.causes().get(_request_id(response) or "", "no exception logged for this request id")
     operation = recorder.cases[case_id].value.operation.label
     reproduce = info.code_sample.splitlines()[-1] if info.code_sample else ""
     return Finding(operation, f"{failure.code} {failure.title}", status, cause, reproduce[:600])

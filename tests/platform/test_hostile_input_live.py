@@ -61,12 +61,13 @@ def server(database_url) -> Iterator[tuple[str, int]]:
         yield "127.0.0.1", port
 
 
-def call(server, method: str, path: str, body: str | None = None, *, bearer: str | None = None):
+def call(server: tuple[str, int], method: str, path: str, body: str | None = None, *, bearer: str | None = None):
     """(status, parsed JSON body or None) of one request; writes carry a fresh Idempotency-Key."""
     headers = {"Authorization": f"Bearer {bearer or token()}", "Idempotency-Key": str(uuid.uuid4())}
     if body is not None:
         headers["Content-Type"] = "application/json"
-    connection = http.client.HTTPConnection(*server, timeout=60)
+    host, port = server
+    connection = http.client.HTTPConnection(host, port, timeout=60)
     try:
         connection.request(method, path, body=body.encode() if body is not None else None, headers=headers)
         response = connection.getresponse()

@@ -30,7 +30,7 @@ def captured():
 
         return logger, lines
 
-    handlers = []
+    handlers: list[tuple[logging.Logger, logging.Handler]] = []
     yield attach
     for logger, handler in handlers:
         logger.removeHandler(handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 ADMIN_LOGIN = "/admin/login/?next=/admin/"
 API_LOGIN = "/api/auth/login/?next=/api/v1/system/ping"
 PASSWORD = "correct-horse-battery-staple"
-RUSSIAN = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9"}
+RUSSIAN: dict[str, Any] = {"HTTP_ACCEPT_LANGUAGE": "ru-RU,ru;q=0.9"}
 
 
 @pytest.fixture(autouse=True)
@@ -188,7 +189,7 @@ def test_the_login_lists_of_the_admin_read_in_russian(model):
     model_admin = admin.site._registry[model]
     with translation.override("ru"):
         labels = [str(label_for_field(name, model, model_admin)) for name in model_admin.list_display]
-        labels += [str(description) for _action, _name, description in model_admin._get_base_actions()]
+        labels += [str(description) for _action, _name, description in model_admin._get_base_actions()]  # type: ignore[attr-defined]  # private, no stub
         labels += [str(model._meta.verbose_name_plural), str(apps.get_app_config("axes").verbose_name)]
 
     assert all(re.search("[а-яё]", label, re.IGNORECASE) for label in labels), labels
@@ -258,7 +259,9 @@ def test_a_lock_made_through_one_server_holds_on_another_until_staff_unlock_it_t
         staff = Browser(second)
         assert staff.log_in("root", PASSWORD).status_code == 302
         listing = staff.get("/admin/axes/accessattempt/?locked=yes")
-        attempt_id = re.search(r'name="_selected_action" value="(\d+)"', listing.text).group(1)
+        selected = re.search(r'name="_selected_action" value="(\d+)"', listing.text)
+        assert selected is not None, listing.text
+        attempt_id = selected.group(1)
         unlocked = staff.post("/admin/axes/accessattempt/", {"action": "unlock", "_selected_action": attempt_id})
         alice_after_unlock = Browser(first).log_in("alice", PASSWORD)
 

@@ -87,7 +87,8 @@ def test_throttling_is_429_with_retry_after(client_for, settings):
     from rest_framework.throttling import SimpleRateThrottle
 
     original = SimpleRateThrottle.THROTTLE_RATES
-    SimpleRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "subject": "2/min"}
+    # The default rates are rate strings like these; the stubs type them as numbers.
+    SimpleRateThrottle.THROTTLE_RATES = {**api_settings.DEFAULT_THROTTLE_RATES, "subject": "2/min"}  # type: ignore[dict-item]
     try:
         from django.core.cache import cache
 

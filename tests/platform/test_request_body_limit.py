@@ -11,6 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def in_pieces(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-def post_return(port: int, payload: dict, *, chunked: bool) -> tuple[int, str, dict]:
+def post_return(port: int, payload: dict, *, chunked: bool) -> tuple[int, str | None, Any]:
     token = issue_token(
         subject="ops-admin", role="admin", lifetime=timedelta(minutes=5), secret=JWT_SECRET, issuer="mastermobile"
     )

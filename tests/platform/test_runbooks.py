@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import get_commands, load_command_class
@@ -57,7 +58,7 @@ def make_targets_used(snippet: str) -> list[str]:
 
 
 def collect():
-    found = {"manage": [], "make": [], "paths": []}
+    found: dict[str, list[tuple[Any, ...]]] = {"manage": [], "make": [], "paths": []}
     for runbook in RUNBOOKS:
         text = runbook.read_text(encoding="utf-8")
         for snippet in snippets(text):

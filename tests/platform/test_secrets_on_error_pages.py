@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pprint
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -22,7 +23,7 @@ DB_PASSWORD = "db-password-p0o9i8u7"
 PROXY_PASSWORD = "proxy-password-l1k2j3h4"
 ALL_SECRETS = (JWT_SECRET, SECRET_KEY, WEBHOOK_TOKEN, OPENAI_KEY, S3_KEY_ID, S3_SECRET, DB_PASSWORD, PROXY_PASSWORD)
 
-ENVIRONMENT = {
+ENVIRONMENT: dict[str, Any] = {
     "JWT_SECRET": JWT_SECRET,
     "DJANGO_SECRET_KEY": SECRET_KEY,
     "B24_WEBHOOK_TOKEN": WEBHOOK_TOKEN,

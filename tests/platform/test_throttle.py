@@ -74,10 +74,10 @@ def get_statuses(urls: list[str], token: str) -> list[tuple[int, str | None]]:
         return list(pool.map(get, urls))
 
 
-def two_servers_hammered(tmp_path, **store: str) -> tuple[Counter, list[Counter]]:
+def two_servers_hammered(tmp_path, passthrough: tuple[str, ...] = (), **store: str) -> tuple[Counter, list[Counter]]:
     """Two gunicorn servers on one database; REQUESTS list calls of one caller spread over both."""
     env = process_env(
-        *store.pop("passthrough", ()),
+        *passthrough,
         DATABASE_URL=f"sqlite:///{tmp_path / 'throttle.sqlite3'}",
         JWT_SECRET=JWT_SECRET,
         API_THROTTLE_RATE=f"{LIMIT}/hour",
@@ -97,7 +97,7 @@ def two_servers_hammered(tmp_path, **store: str) -> tuple[Counter, list[Counter]
     per_server = [
         Counter(status for (status, _), url in zip(answers, urls, strict=True) if f":{port}/" in url) for port in ports
     ]
-    assert all(int(retry_after) >= 1 for status, retry_after in answers if status == 429)
+    assert all(retry_after is not None and int(retry_after) >= 1 for status, retry_after in answers if status == 429)
     return Counter(status for status, _ in answers), per_server
 
 

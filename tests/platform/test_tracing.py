@@ -40,7 +40,7 @@ def otlp_collector():
 def span_names(payloads: list[bytes]) -> list[str]:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    names = []
+    names: list[str] = []
     for payload in payloads:
         request = ExportTraceServiceRequest.FromString(payload)
         for resource_spans in request.resource_spans:

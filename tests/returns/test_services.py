@@ -8,7 +8,7 @@ from returns.models import Return, ReturnLine
 
 pytestmark = pytest.mark.django_db
 
-LINE = {"sku": "SKU-1", "qty": 1, "quality": "new", "reason_code": "changed_mind"}
+LINE: services.LineData = {"sku": "SKU-1", "qty": 1, "quality": "new", "reason_code": "changed_mind"}
 
 
 def _create(**overrides):

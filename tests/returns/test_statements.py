@@ -8,6 +8,8 @@ UPDATE on the database store, none on Redis).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CREATE_STATEMENTS = 10
 
 
-def statements_of(request) -> list[str]:
+def statements_of(request) -> tuple[Any, list[str]]:
     with CaptureQueriesContext(connection) as queries:
         response = request()
     statements = [query["sql"] for query in queries.captured_queries]

@@ -2,6 +2,7 @@
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def _with(path: str, value):
     """A copy of the valid body with one value replaced; path like ``items.0.qty``."""
     body = copy.deepcopy(VALID_BODY)
-    target = body
+    target: Any = body
     *parents, last = path.split(".")
     for part in parents:
         target = target[int(part)] if part.isdigit() else target[part]
@@ -26,7 +27,7 @@ def _with(path: str, value):
 def _without(path: str):
     body = copy.deepcopy(VALID_BODY)
     *parents, last = path.split(".")
-    target = body
+    target: Any = body
     for part in parents:
         target = target[int(part)] if part.isdigit() else target[part]
     del target[last]

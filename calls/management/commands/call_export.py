@@ -7,6 +7,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -20,6 +21,9 @@ from calls.models import CallExport, CallExportStatus
 from integrations.bitrix24 import Bitrix24Error
 from mastermobile.q import cluster_running
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 POLL_SECONDS = 1.0
 # What a shell reports for a process ended by SIGINT (128 + 2).
 INTERRUPTED_EXIT_CODE = 130
@@ -31,7 +35,7 @@ class Progress:
     def __init__(self, stream, *, tty: bool):
         self.stream = stream
         self.tty = tty
-        self.bars: dict[str, object | None] = {}
+        self.bars: dict[str, tqdm | None] = {}
         self.last_line: dict[str, float] = {}
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:

@@ -109,9 +109,11 @@ def render(filename: str) -> bytes:
         if kind == "tone":
             samples += triangle(*parameters)
         elif kind == "babble":
-            samples += babble(*parameters, rng)
+            (seconds,) = parameters
+            samples += babble(seconds, rng)
         else:
-            samples += line_noise(*parameters, rng)
+            (seconds,) = parameters
+            samples += line_noise(seconds, rng)
     if sys.byteorder == "big":
         samples.byteswap()
     buffer = io.BytesIO()

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from integrations.bitrix24 import Bitrix24Unavailable
 from integrations.models import CircuitState, IntegrationLog
-from integrations.stt.client import ChunkTranscriber
+from integrations.stt.client import TranscriptionClient
 from integrations.stt.errors import ProviderHTTPError, ProviderUnavailable, TranscriptionError
 from integrations.stt.factory import client_from_config, recording_settings_from_config
 from integrations.stt.recording import transcribe_recording
@@ -65,7 +65,7 @@ def circuit_state(transcriber) -> str | None:
 
 
 def test_it_has_the_model_and_reads_the_clients_settings_through(make_transcriber):
-    transcriber: ChunkTranscriber = make_transcriber()
+    transcriber: TranscriptionClient = make_transcriber()
 
     assert transcriber.model == "whisper-1"
     assert (transcriber.response_format, transcriber.hint_413) == (
