@@ -395,6 +395,10 @@ def record_search(records: QuerySet[CallRecord], *, query: str) -> QuerySet[Call
     return records.filter(pk__in=by_fields.values("pk").union(transcript_record_ids(query=query)))
 
 
+# Newest call first; the transcript's copy of the call's start, so the index transcript_newest_calls serves it.
+_NEWEST = (F("call_started_at").desc(nulls_last=True), "-pk")
+
+
 def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> TranscriptSearchPage:
     """Transcripts matching ``query``, best first among the newest matches, ``limit`` of them from ``offset`` (CALL-21).
 
@@ -409,10 +413,6 @@ def transcript_search(*, query: str, limit: int = 20, offset: int = 0) -> Transc
         rows = list(ordered[offset : offset + limit + 1])
     hits = [_hit(transcript, query) for transcript in rows[:limit]]
     return TranscriptSearchPage(hits=hits, limit=limit, offset=offset, has_next=len(rows) > limit, ranked=_full_text())
-
-
-# Newest call first; the transcript's copy of the call's start, so the index transcript_newest_calls serves it.
-_NEWEST = (F("call_started_at").desc(nulls_last=True), "-pk")
 
 
 def _ranked_page(query: str, *, limit: int, offset: int) -> list[Transcript]:
