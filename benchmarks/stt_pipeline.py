@@ -9,7 +9,7 @@ leaves it; then ``manage.py worker`` with ``TRANSCRIBE_CONCURRENCY=c`` and
 test suites' 0) and the fake OpenAI answering every request after
 ``--latency-ms`` (no faults).  The clock starts at one explicit
 ``calls.tasks.dispatch_transcriptions()``; each finished task hands its slot
-on, as in production.  The minute schedules are moved an hour ahead so that
+on (to the next job it claims itself, as in production).  The minute schedules are moved an hour ahead so that
 the supervisor does not dispatch instead.  The clock stops at the last
 job's ``finished_at``.
 

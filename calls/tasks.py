@@ -6,6 +6,7 @@ Durations are recorded for every task by the platform (mastermobile.q signals).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,6 +26,9 @@ PENDING_REQUEUE_AFTER = timedelta(minutes=5)
 TRANSCRIBE_TASK_TIMEOUT = 900
 # A retry due within this is queued at once; later ones wait in a one-off schedule.
 IMMEDIATE_RETRY = timedelta(seconds=1)
+# A task goes on with the next ready job while it has run for less than this: a job chained at
+# 119 s still has 780 s of the task's 900, more than a 60-minute recording needs (STT-02, STT-04).
+TRANSCRIBE_CHAIN_SECONDS = 120
 
 
 # Per-record tasks are not kept in django-q2's table when they succeed (``save=False``; a
@@ -44,14 +48,12 @@ def enqueue_download(record_id: int) -> None:
     )
 
 
+# A transcription task, queued now or by a retry's one-off schedule: STT-06's timeout, not saved on success.
+TRANSCRIBE_TASK_OPTIONS = {"timeout": TRANSCRIBE_TASK_TIMEOUT, **RECORD_TASK_OPTIONS}
+
+
 def enqueue_transcription(job_id: str) -> None:
-    async_task(
-        "calls.tasks.transcribe",
-        job_id,
-        task_name=f"stt.transcribe.{job_id}",
-        timeout=TRANSCRIBE_TASK_TIMEOUT,
-        **RECORD_TASK_OPTIONS,
-    )
+    async_task("calls.tasks.transcribe", job_id, task_name=f"stt.transcribe.{job_id}", **TRANSCRIBE_TASK_OPTIONS)
 
 
 def dispatch_transcriptions() -> list[str]:
@@ -91,29 +93,52 @@ def download_recording(record_id: int) -> str:
 
 
 def transcribe(job_id: str) -> str:
-    """One transcription attempt (STT-06); a retry becomes a new task, and a finished job hands its slot on.
+    """Transcription attempts (STT-06): this job, then the jobs its freed slot is handed on to.
 
-    The worker never sleeps: a retry due later is a one-off django-q2 schedule
-    at ``next_attempt_at``.
+    A finished job's task runs the next ready job itself for up to
+    ``TRANSCRIBE_CHAIN_SECONDS`` instead of enqueueing it, so a slot does not
+    wait for the broker, the pusher and a worker's pick-up between two jobs;
+    the claim still counts the slot against ``TRANSCRIBE_CONCURRENCY``.  After
+    that the next job is a new task, which keeps every task well inside its
+    timeout.  The worker never sleeps: a retry due later is a one-off
+    django-q2 schedule at ``next_attempt_at``.
     """
+    chain_started = time.monotonic()
     outcome = transcription.job_run(job_id)
-    if outcome.retry_at is not None:
-        if outcome.retry_at - timezone.now() <= IMMEDIATE_RETRY:
-            enqueue_transcription(job_id)
+    while True:
+        _queue_retry(job_id, outcome)
+        if not outcome.worked:
+            return outcome.status
+        next_job = None
+        if time.monotonic() - chain_started < TRANSCRIBE_CHAIN_SECONDS:
+            next_job = transcription.claim_next(enqueue=enqueue_transcription)
         else:
-            schedule(
-                "calls.tasks.transcribe",
-                job_id,
-                name=f"stt.retry.{job_id}.{outcome.retry_at:%Y%m%dT%H%M%S%f}",
-                schedule_type=Schedule.ONCE,
-                next_run=outcome.retry_at,
-                repeats=-1,
-            )
-    if outcome.worked:
-        dispatch_transcriptions()
+            dispatch_transcriptions()
         if outcome.run_id is not None:
             services.call_export_close_if_done(run_id=outcome.run_id)
-    return outcome.status
+        if next_job is None:
+            return outcome.status
+        job_id = str(next_job.pk)
+        outcome = transcription.job_attempt(next_job)
+
+
+def _queue_retry(job_id: str, outcome: transcription.JobOutcome) -> None:
+    if outcome.retry_at is None:
+        return
+    if outcome.retry_at - timezone.now() <= IMMEDIATE_RETRY:
+        enqueue_transcription(job_id)
+    else:
+        schedule(
+            "calls.tasks.transcribe",
+            job_id,
+            name=f"stt.retry.{job_id}.{outcome.retry_at:%Y%m%dT%H%M%S%f}",
+            schedule_type=Schedule.ONCE,
+            next_run=outcome.retry_at,
+            repeats=-1,
+            # The scheduler hands these to async_task; without them the retry would run under the
+            # cluster's 1800 s timeout and be saved like any other task.
+            q_options=TRANSCRIBE_TASK_OPTIONS,
+        )
 
 
 def build_export_package(run_id: str) -> list[str]:

@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from calls.models import (
@@ -150,7 +150,11 @@ def fresh_job_fields() -> dict[str, Any]:
 
 def jobs_ready(now: datetime) -> QuerySet[TranscriptionJob]:
     """Jobs a worker may start now: queued, or waiting for a retry that is due."""
-    return TranscriptionJob.objects.filter(Q(status=J.QUEUED) | Q(status=J.RETRY_WAIT, next_attempt_at__lte=now))
+    return TranscriptionJob.objects.filter(_ready(now))
+
+
+def _ready(now: datetime) -> Q:
+    return Q(status=J.QUEUED) | Q(status=J.RETRY_WAIT, next_attempt_at__lte=now)
 
 
 def _serialised() -> None:
@@ -172,27 +176,59 @@ def dispatch(*, enqueue: Callable[[str], None], now: datetime | None = None) -> 
     Jobs of cancelled runs wait (CALL-19).
     """
     now = now or timezone.now()
-    cap = settings.APP_CONFIG.transcribe_concurrency
     with transaction.atomic():
         _serialised()
-        running = TranscriptionJob.objects.filter(status=J.RUNNING).count()
-        ready = jobs_ready(now).exclude(call_record__run__status=CallExportStatus.CANCELLED)
-        # No upper bound: a dispatch that read the clock after this one but took the lock first
-        # has handed its jobs out all the same (a ready retry's hand-out is never in the future).
-        handed_out = ready.filter(dispatched_at__gt=now - DISPATCH_TTL).count()
-        free = cap - running - handed_out
-        if free <= 0:
-            return []
-        ids = list(
-            ready.filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=now - DISPATCH_TTL))
-            .order_by("next_attempt_at", "created_at")
-            .values_list("id", flat=True)[:free]
-        )
-        TranscriptionJob.objects.filter(pk__in=ids).update(dispatched_at=now)
-    job_ids = [str(job_id) for job_id in ids]
-    for job_id in job_ids:
-        transaction.on_commit(functools.partial(enqueue, job_id))
-    return job_ids
+        _running, ids = _free_slots_jobs(now)
+        _hand_out(ids, enqueue=enqueue, now=now)
+    return [str(job_id) for job_id in ids]
+
+
+def claim_next(*, enqueue: Callable[[str], None], now: datetime | None = None) -> TranscriptionJob | None:
+    """For a task whose job just finished: claim the next ready job for itself and hand out the rest.
+
+    As :func:`dispatch` followed by the claim of the first job handed out, in
+    one transaction under one lock: the freed slot goes to the next job without
+    a task going through the broker.  None when no slot is free or nothing is ready.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _serialised()
+        running, ids = _free_slots_jobs(now)
+        if not ids:
+            return None
+        _hand_out(ids[1:], enqueue=enqueue, now=now)
+        claimed = _claim_locked(str(ids[0]), now, running=running)
+    return claimed if isinstance(claimed, TranscriptionJob) else None
+
+
+def _free_slots_jobs(now: datetime) -> tuple[int, list[Any]]:
+    """Within the lock: how many jobs run, and the ready jobs that fit in the free slots, oldest due first."""
+    cap = settings.APP_CONFIG.transcribe_concurrency
+    waiting = _ready(now) & ~Q(call_record__run__status=CallExportStatus.CANCELLED)
+    # No upper bound: a dispatch that read the clock after this one but took the lock first
+    # has handed its jobs out all the same (a ready retry's hand-out is never in the future).
+    counts = TranscriptionJob.objects.filter(status__in=OPEN_JOB_STATUSES).aggregate(
+        running=Count("pk", filter=Q(status=J.RUNNING)),
+        handed_out=Count("pk", filter=waiting & Q(dispatched_at__gt=now - DISPATCH_TTL)),
+    )
+    free = cap - counts["running"] - counts["handed_out"]
+    if free <= 0:
+        return counts["running"], []
+    ids = list(
+        TranscriptionJob.objects.filter(waiting)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=now - DISPATCH_TTL))
+        .order_by("next_attempt_at", "created_at")
+        .values_list("id", flat=True)[:free]
+    )
+    return counts["running"], ids
+
+
+def _hand_out(ids: list[Any], *, enqueue: Callable[[str], None], now: datetime) -> None:
+    if not ids:
+        return
+    TranscriptionJob.objects.filter(pk__in=ids).update(dispatched_at=now)
+    for job_id in ids:
+        transaction.on_commit(functools.partial(enqueue, str(job_id)))
 
 
 def release_stale(*, now: datetime | None = None) -> int:
@@ -232,53 +268,57 @@ def release_stale(*, now: datetime | None = None) -> int:
 
 def _claim(job_id: str, now: datetime) -> TranscriptionJob | JobOutcome:
     """Move the job to ``running`` and its record to ``transcribing``, within the cap; or say why not."""
-    cap = settings.APP_CONFIG.transcribe_concurrency
     with transaction.atomic():
         _serialised()
-        job = TranscriptionJob.objects.select_related("call_record__run").filter(pk=job_id).first()
-        if job is None:
-            return JobOutcome("missing", worked=False)
-        if job.call_record is None:
-            if JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.QUEUED, J.RETRY_WAIT]):
-                TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code="missing_record")
-                STT_JOBS.labels(status="missing_record").inc()
-            return JobOutcome(J.SKIPPED, "missing_record")
-        if job.status == J.SUCCEEDED or job.call_record.run.status == CallExportStatus.CANCELLED:
-            return JobOutcome(job.status, worked=False)
-        if TranscriptionJob.objects.filter(status=J.RUNNING).count() >= cap:
-            # This task gives its hand-out back, so that the next finished job's dispatch counts the
-            # slot as free and hands the job out again (a burst of due retries must not look in flight).
-            TranscriptionJob.objects.filter(pk=job.pk).update(dispatched_at=None)
-            return JobOutcome(job.status, worked=False)
-        # Guarded by the attempts just read as well, so the job in hand is the row as it is now: no re-read.
-        attempts = job.attempts + 1
-        if not JOB_TRANSITIONS.move(
-            jobs_ready(now).filter(attempts=job.attempts),
-            job.pk,
-            J.RUNNING,
-            attempts=attempts,
-            started_at=now,
-            finished_at=None,
-        ):
-            return JobOutcome(job.status, worked=False)
-        record = job.call_record
-        if not RECORD_TRANSITIONS.move(
-            CallRecord,
-            record.pk,
-            S.TRANSCRIBING,
-            only_from=[S.DOWNLOADED, S.COMPLETED],
-            attempts=F("attempts") + 1,
-            stt_attempts=F("stt_attempts") + 1,
-            last_attempt_at=now,
-        ):
-            # The record left the stage meanwhile (an operator, another run): nothing to do.
-            JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.RUNNING], finished_at=now)
-            TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code=f"record_{record.status}")
-            return JobOutcome(J.SKIPPED, f"record_{record.status}", worked=False)
-        job.status, job.attempts, job.started_at, job.finished_at = J.RUNNING, attempts, now, None
-        # The record's counters moved in the database; only its status is read from here on.
-        record.status = S.TRANSCRIBING
-        return job
+        return _claim_locked(job_id, now, running=TranscriptionJob.objects.filter(status=J.RUNNING).count())
+
+
+def _claim_locked(job_id: str, now: datetime, *, running: int) -> TranscriptionJob | JobOutcome:
+    """:func:`_claim` within its transaction and lock, ``running`` jobs counted there."""
+    job = TranscriptionJob.objects.select_related("call_record__run").filter(pk=job_id).first()
+    if job is None:
+        return JobOutcome("missing", worked=False)
+    if job.call_record is None:
+        if JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.QUEUED, J.RETRY_WAIT]):
+            TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code="missing_record")
+            STT_JOBS.labels(status="missing_record").inc()
+        return JobOutcome(J.SKIPPED, "missing_record")
+    if job.status == J.SUCCEEDED or job.call_record.run.status == CallExportStatus.CANCELLED:
+        return JobOutcome(job.status, worked=False)
+    if running >= settings.APP_CONFIG.transcribe_concurrency:
+        # This task gives its hand-out back, so that the next finished job's dispatch counts the
+        # slot as free and hands the job out again (a burst of due retries must not look in flight).
+        TranscriptionJob.objects.filter(pk=job.pk).update(dispatched_at=None)
+        return JobOutcome(job.status, worked=False)
+    # Guarded by the attempts just read as well, so the job in hand is the row as it is now: no re-read.
+    attempts = job.attempts + 1
+    if not JOB_TRANSITIONS.move(
+        jobs_ready(now).filter(attempts=job.attempts),
+        job.pk,
+        J.RUNNING,
+        attempts=attempts,
+        started_at=now,
+        finished_at=None,
+    ):
+        return JobOutcome(job.status, worked=False)
+    record = job.call_record
+    if not RECORD_TRANSITIONS.move(
+        CallRecord,
+        record.pk,
+        S.TRANSCRIBING,
+        only_from=[S.DOWNLOADED, S.COMPLETED],
+        attempts=F("attempts") + 1,
+        stt_attempts=F("stt_attempts") + 1,
+        last_attempt_at=now,
+    ):
+        # The record left the stage meanwhile (an operator, another run): nothing to do.
+        JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.RUNNING], finished_at=now)
+        TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code=f"record_{record.status}")
+        return JobOutcome(J.SKIPPED, f"record_{record.status}", worked=False)
+    job.status, job.attempts, job.started_at, job.finished_at = J.RUNNING, attempts, now, None
+    # The record's counters moved in the database; only its status is read from here on.
+    record.status = S.TRANSCRIBING
+    return job
 
 
 def job_run(job_id: str, *, transcriber: Any = None, now: Callable[[], datetime] = timezone.now) -> JobOutcome:
@@ -286,7 +326,13 @@ def job_run(job_id: str, *, transcriber: Any = None, now: Callable[[], datetime]
     claimed = _claim(job_id, now())
     if isinstance(claimed, JobOutcome):
         return claimed
-    job = claimed
+    return job_attempt(claimed, transcriber=transcriber, now=now)
+
+
+def job_attempt(
+    job: TranscriptionJob, *, transcriber: Any = None, now: Callable[[], datetime] = timezone.now
+) -> JobOutcome:
+    """The attempt of a job claimed by :func:`job_run` or :func:`claim_next`: transcribe, then settle."""
     started = time.monotonic()
     try:
         result = _transcribe(job, transcriber)

@@ -8,14 +8,18 @@ and the transcription job.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
-from django_q.models import Failure, Success
+from django_q.models import Failure, Schedule, Success
 from django_q.monitor import save_task
+from django_q.scheduler import scheduler
 from django_q.tasks import async_task
 
-from calls.tasks import enqueue_download, enqueue_transcription
+from calls.tasks import TRANSCRIBE_TASK_TIMEOUT, _queue_retry, enqueue_download, enqueue_transcription
+from calls.transcription import JobOutcome
 from tests.queue import queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +72,22 @@ def test_other_tasks_are_still_saved_when_they_succeed():
     save_task(finished(listing, success=True), broker)
 
     assert list(Success.objects.values_list("func", flat=True)) == ["calls.tasks.list_calls"]
+
+
+# Outside a test transaction: the scheduler closes a connection that is not in autocommit, as in a worker.
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_due_later_runs_as_an_unsaved_task_with_the_transcription_timeout():
+    """A retry's one-off schedule hands the same options to its task as a transcription queued at once."""
+    broker = get_broker()
+    broker.purge_queue()
+    job_id = "5d1f0a7e-2b9c-4e8a-9a51-1c3f7e0b2d44"
+    outcome = JobOutcome("retry_wait", worked=True, retry_at=timezone.now() + timedelta(minutes=1))
+
+    _queue_retry(job_id, outcome)
+    Schedule.objects.filter(name__startswith="stt.retry.").update(next_run=timezone.now() - timedelta(seconds=1))
+    scheduler(broker=broker)
+
+    # The housekeeping schedules (created by migrate, due at once) may run in the same pass.
+    (retry,) = [task for task in queued_tasks(broker) if task["func"] == "calls.tasks.transcribe"]
+    assert (retry["func"], retry["args"]) == ("calls.tasks.transcribe", (job_id,))
+    assert (retry["save"], retry["timeout"]) == (False, TRANSCRIBE_TASK_TIMEOUT)
