@@ -21,7 +21,7 @@ from calls.models import (
     TranscriptionJob,
     TranscriptionJobStatus,
 )
-from calls.transcription import fresh_job_fields, job_enqueue
+from calls.transcription_queue import fresh_job_fields, job_enqueue
 
 logger = logging.getLogger(__name__)
 

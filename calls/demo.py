@@ -3,7 +3,7 @@
 Records are made as the pipeline makes them: a Bitrix24-shaped statistics
 item goes through :func:`calls.mapping.record_fields`, the record then walks
 the CALL-11 table one legal move at a time, the transcription job is queued
-by :func:`calls.transcription.job_enqueue`, and a completed record's
+by :func:`calls.transcription_queue.job_enqueue`, and a completed record's
 transcript file is written under its real storage key in the real format.
 The cost is ``ceil(seconds / 60) × WHISPER_RATE_PER_MIN_USD``.
 
@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from calls import services, transcription
+from calls import services, transcription_queue
 from calls.mapping import record_fields
 from calls.models import (
     JOB_TRANSITIONS,
@@ -252,7 +252,7 @@ def _downloaded(record: CallRecord, index: int, now: datetime) -> None:
         audio_duration_sec=float(record.duration_sec),
     )
     record.refresh_from_db()
-    transcription.job_enqueue(record)
+    transcription_queue.job_enqueue(record)
 
 
 def _transcribing(record: CallRecord, index: int, now: datetime) -> None:

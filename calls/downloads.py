@@ -249,7 +249,7 @@ def _download_succeeded(record: CallRecord, key: str, checksum: str) -> Download
     ``STT_MAX_FILE_MINUTES`` → ``skipped``/``duration_limit_exceeded`` and no job;
     otherwise ``downloaded`` with its job created in the same transaction.
     """
-    from calls import transcription  # transcription imports this module's siblings only; avoids a cycle
+    from calls import transcription_queue  # the queue imports this module's siblings only; avoids a cycle
 
     if record.checksum and record.checksum != checksum:
         logger.warning(
@@ -292,7 +292,7 @@ def _download_succeeded(record: CallRecord, key: str, checksum: str) -> Download
                 error_message=skip_message,
             )
         elif moved:
-            transcription.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
+            transcription_queue.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
     return DownloadOutcome(status, skip_code)
 
 

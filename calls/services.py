@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from calls import reports, transcription
+from calls import reports, transcription, transcription_queue
 from calls.downloads import client_for_run, record_download, records_to_download, release_downloading
 from calls.mapping import listed_duration_sec, record_fields
 from calls.models import (
@@ -308,7 +308,7 @@ def _upsert_mapped(run: CallExport, mapped: dict[tuple[str, str], dict[str, Any]
         # STT-01: records skipped while STT was off get their job now it is on.
         for row in updated:
             if row.status == S.DOWNLOADED:
-                transcription.job_enqueue(row)
+                transcription_queue.job_enqueue(row)
     return already_completed
 
 
@@ -365,7 +365,9 @@ def call_export_close_if_done(*, run_id: Any) -> None:
     final either, and that is the one query; only then are the run's records looked at, in one query.
     A run this misses (a final record whose job is open) closes at the supervisor's next minute.
     """
-    open_jobs = TranscriptionJob.objects.filter(call_record__run_id=run_id, status__in=transcription.OPEN_JOB_STATUSES)
+    open_jobs = TranscriptionJob.objects.filter(
+        call_record__run_id=run_id, status__in=transcription_queue.OPEN_JOB_STATUSES
+    )
     if open_jobs.exists():
         return
     open_records = CallRecord.objects.filter(run=OuterRef("pk")).exclude(FINAL_RECORD_Q)

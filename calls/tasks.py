@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
-from calls import downloads, services, transcription
+from calls import downloads, services, transcription, transcription_queue
 from calls.models import MAX_DOWNLOAD_ATTEMPTS, CallExport, CallExportStatus, CallRecord, CallRecordStatus
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def enqueue_transcription(job_id: str) -> None:
 
 
 def dispatch_transcriptions() -> list[str]:
-    return transcription.dispatch(enqueue=enqueue_transcription)
+    return transcription_queue.dispatch(enqueue=enqueue_transcription)
 
 
 def list_calls(run_id: str) -> None:
@@ -111,7 +111,7 @@ def transcribe(job_id: str) -> str:
             return outcome.status
         next_job = None
         if time.monotonic() - chain_started < TRANSCRIBE_CHAIN_SECONDS:
-            next_job = transcription.claim_next(enqueue=enqueue_transcription)
+            next_job = transcription_queue.claim_next(enqueue=enqueue_transcription)
         else:
             dispatch_transcriptions()
         if outcome.run_id is not None:
@@ -122,7 +122,7 @@ def transcribe(job_id: str) -> str:
         outcome = transcription.job_attempt(next_job)
 
 
-def _queue_retry(job_id: str, outcome: transcription.JobOutcome) -> None:
+def _queue_retry(job_id: str, outcome: transcription_queue.JobOutcome) -> None:
     if outcome.retry_at is None:
         return
     if outcome.retry_at - timezone.now() <= IMMEDIATE_RETRY:
@@ -153,7 +153,7 @@ def supervise_runs() -> None:
     handed on by a finished download, or for the next minute.
     """
     now = timezone.now()
-    stalled_jobs = transcription.release_stale(now=now)
+    stalled_jobs = transcription_queue.release_stale(now=now)
     for run in CallExport.objects.filter(status=CallExportStatus.IN_PROGRESS):
         stuck = run.records.filter(status=S.DOWNLOADING, updated_at__lt=now - downloads.STALE_AFTER)
         released = stuck.count()

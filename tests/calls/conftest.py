@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
-from calls import transcription
+from calls import transcription_queue
 from calls.models import CallExport, CallExportStatus, CallRecord, TranscriptionJob
 from calls.storage import save_stream
 from integrations.models import CircuitState
@@ -153,6 +153,6 @@ def stored(stt_config):
             storage_path=key,
             checksum=saved.sha256,
         )
-        return transcription.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
+        return transcription_queue.job_enqueue(CallRecord.objects.select_related("run").get(pk=record.pk))
 
     return make

@@ -19,7 +19,7 @@ from django_q.scheduler import scheduler
 from django_q.tasks import async_task
 
 from calls.tasks import TRANSCRIBE_TASK_TIMEOUT, _queue_retry, enqueue_download, enqueue_transcription
-from calls.transcription import JobOutcome
+from calls.transcription_queue import JobOutcome
 from tests.queue import queued_tasks
 
 pytestmark = pytest.mark.django_db

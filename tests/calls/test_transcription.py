@@ -12,7 +12,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
-from calls import dead_letters, services, transcription
+from calls import dead_letters, services, transcription, transcription_queue
 from calls.models import (
     CallExport,
     CallExportStatus,
@@ -220,7 +220,7 @@ def test_an_attempt_whose_job_was_taken_over_writes_nothing(stored, fake_openai)
             answer = self.inner.transcribe(audio, filename=filename, language=language)
             # Meanwhile the supervisor released the job and another worker transcribed it.
             TranscriptionJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=1))
-            assert transcription.release_stale() == 1
+            assert transcription_queue.release_stale() == 1
             assert transcription.job_run(str(job.pk)).status == "succeeded"
             return answer
 
@@ -289,9 +289,9 @@ def test_dispatch_keeps_to_the_concurrency_and_never_hands_out_a_job_twice(store
     jobs = [stored(wav(tone(300 + 10 * n, 0.5))) for n in range(5)]
     queued: list[str] = []
 
-    first = transcription.dispatch(enqueue=queued.append)
-    again = transcription.dispatch(enqueue=queued.append)
-    later = transcription.dispatch(enqueue=queued.append, now=timezone.now() + timedelta(minutes=2))
+    first = transcription_queue.dispatch(enqueue=queued.append)
+    again = transcription_queue.dispatch(enqueue=queued.append)
+    later = transcription_queue.dispatch(enqueue=queued.append, now=timezone.now() + timedelta(minutes=2))
 
     assert first == [str(jobs[0].pk), str(jobs[1].pk)]
     assert again == []
@@ -306,8 +306,8 @@ def test_dispatch_counts_the_jobs_a_dispatch_with_a_later_clock_handed_out_first
     queued: list[str] = []
     clock_read = timezone.now()
 
-    first = transcription.dispatch(enqueue=queued.append, now=clock_read + timedelta(milliseconds=50))
-    second = transcription.dispatch(enqueue=queued.append, now=clock_read)
+    first = transcription_queue.dispatch(enqueue=queued.append, now=clock_read + timedelta(milliseconds=50))
+    second = transcription_queue.dispatch(enqueue=queued.append, now=clock_read)
 
     assert first == [str(jobs[0].pk), str(jobs[1].pk)]
     assert second == []
@@ -364,7 +364,7 @@ def test_a_task_refused_for_a_full_cap_hands_its_job_back_to_dispatch(stored, se
     settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, transcribe_concurrency=1)
     first, second = stored(wav(tone(300, 0.5))), stored(wav(tone(310, 0.5)))
     handed: list[str] = []
-    transcription.dispatch(enqueue=handed.append)
+    transcription_queue.dispatch(enqueue=handed.append)
     assert handed == [str(first.pk)]
     # A burst: the second job's own task (a due retry, say) arrives while the first job runs.
     TranscriptionJob.objects.filter(pk=first.pk).update(status="running")
@@ -373,4 +373,4 @@ def test_a_task_refused_for_a_full_cap_hands_its_job_back_to_dispatch(stored, se
     assert transcription.job_run(str(second.pk)).worked is False
     TranscriptionJob.objects.filter(pk=first.pk).update(status="succeeded")
 
-    assert transcription.dispatch(enqueue=handed.append) == [str(second.pk)]
+    assert transcription_queue.dispatch(enqueue=handed.append) == [str(second.pk)]

@@ -40,7 +40,7 @@ from playwright.sync_api import Error as BrowserError
 from simple_history.admin import SimpleHistoryAdmin
 
 from calls import services as calls
-from calls import transcription
+from calls import transcription, transcription_queue
 from calls.downloads import client_for_run, record_download
 from calls.models import CallExport, CallExportStatus, CallRecord, CallRecordStatus, QaReview, TranscriptionJob
 from calls.registry import REGISTRY_COLUMNS, registry_download
@@ -316,7 +316,7 @@ def make_records_in_every_status(run: CallExport, portal: FakeBitrix24, provider
     provider.fail_next(503)
     transcription.job_run(str(jobs[2].pk))
     # A worker in the middle of the request: claimed, not finished.
-    transcription._claim(str(jobs[3].pk), timezone.now())
+    transcription_queue.claim(str(jobs[3].pk), timezone.now())
     claimed = records[7]
     claimed.transition_to(CallRecordStatus.DOWNLOADING)
     claimed.save()
