@@ -19,7 +19,8 @@ PROC = Path("/proc")
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _busy_ticks() -> int:
+def busy_ticks() -> int:
+    """CPU ticks the whole machine spent busy since boot: everything but idle and iowait."""
     fields = (PROC / "stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
     return user + nice + system + irq + softirq + steal
@@ -64,7 +65,7 @@ class OtherLoad:
 
     def __enter__(self) -> OtherLoad:
         if (PROC / "stat").exists():
-            self._started = (os.times().elapsed, _busy_ticks(), _process_table())
+            self._started = (os.times().elapsed, busy_ticks(), _process_table())
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -76,4 +77,4 @@ class OtherLoad:
         # that started during the phase counts from zero.
         ours = sum(table[pid][1] - table_then.get(pid, (0, 0))[1] for pid in self._our_pids(table) if pid in table)
         seconds = max(os.times().elapsed - elapsed_then, 1e-3)
-        self.cores = max(0.0, (_busy_ticks() - busy_then - ours) / TICKS / seconds)
+        self.cores = max(0.0, (busy_ticks() - busy_then - ours) / TICKS / seconds)

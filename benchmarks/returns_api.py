@@ -249,6 +249,20 @@ def wrk_closed_loop(
     script.write_text(WRK_SCRIPT)
     body.write_text(json.dumps(BODY))
     path = CREATE_PATH if method == "POST" else LIST_PATH
+    return run_wrk(
+        name,
+        script=script,
+        url=url + path,
+        connections=connections,
+        seconds=seconds,
+        script_args=[uuid.uuid4().hex, method, token, str(body)],
+    )
+
+
+def run_wrk(
+    name: str, *, script: Path, url: str, connections: int, seconds: float, script_args: list[str]
+) -> PhaseResult:
+    """``wrk`` with a script that ends in :data:`WRK_RESULT_LUA`: ``connections`` on 2 threads for ``seconds``."""
     command = [
         "wrk",
         f"--threads={min(2, connections)}",
@@ -256,12 +270,9 @@ def wrk_closed_loop(
         f"--duration={max(1, round(seconds))}s",
         "--timeout=10s",
         f"--script={script}",
-        url + path,
+        url,
         "--",
-        uuid.uuid4().hex,
-        method,
-        token,
-        str(body),
+        *script_args,
     ]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
     line = next((row for row in completed.stdout.splitlines() if row.startswith("WRK_RESULT ")), None)

@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import os
 import secrets
 import shutil
@@ -79,11 +78,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # The HTTP phases and the server as the returns benchmark runs them; the cluster as the STT benchmark does.
+from machine import busy_ticks  # noqa: E402
 from returns_api import (  # noqa: E402
     WRK_RESULT_LUA,
     PhaseResult,
     free_port,
     python_fixed_rate,
+    run_wrk,
     start_server,
 )
 from stt_pipeline import Worker, setup_django, unavailable, wait_until_ready  # noqa: E402
@@ -150,12 +151,6 @@ class CpuShare:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @staticmethod
-    def _busy() -> int:
-        fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        # user nice system idle iowait irq softirq steal …: everything but idle and iowait.
-        return sum(fields[:8]) - fields[3] - fields[4]
-
     def _ours(self) -> dict[int, int]:
         table: dict[int, tuple[int, int]] = {}
         postgres: dict[int, int] = {}
@@ -194,7 +189,7 @@ class CpuShare:
     def start(self) -> None:
         self.first, self.last = {}, {}
         self.load_before = os.getloadavg()[0]
-        self._busy_start, self._wall_start = self._busy(), time.monotonic()
+        self._busy_start, self._wall_start = busy_ticks(), time.monotonic()
         self._sample(baseline=True)
         self._stop.clear()
 
@@ -212,7 +207,7 @@ class CpuShare:
             self._thread.join()
         self._sample()
         seconds = time.monotonic() - self._wall_start
-        busy = (self._busy() - self._busy_start) / self.tick
+        busy = (busy_ticks() - self._busy_start) / self.tick
         own = sum(self.last[pid] - self.first[pid] for pid in self.last) / self.tick
         self.load_after = os.getloadavg()[0]
         return own / seconds, max(0.0, busy - own) / seconds, seconds
@@ -364,35 +359,14 @@ def wrk_sale(name: str, *, url: str, tokens: dict[str, str], connections: int, s
         script, couriers = Path(workdir) / "ww_sale.lua", Path(workdir) / "couriers.txt"
         script.write_text(WRK_SCRIPT)
         couriers.write_text("".join(f"{courier_id} {token}\n" for courier_id, token in tokens.items()))
-        command = [
-            "wrk",
-            f"--threads={min(2, connections)}",
-            f"--connections={connections}",
-            f"--duration={max(1, round(seconds))}s",
-            "--timeout=10s",
-            f"--script={script}",
-            url,
-            "--",
-            uuid.uuid4().hex,
-            str(couriers),
-            SKU,
-        ]
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
-    line = next((row for row in completed.stdout.splitlines() if row.startswith("WRK_RESULT ")), None)
-    if line is None:
-        return PhaseResult(name, detail=f"wrk failed: {completed.stderr.strip() or completed.stdout.strip()}")
-    data = json.loads(line.removeprefix("WRK_RESULT "))
-    return PhaseResult(
-        name,
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p95_ms=data["p95_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        max_ms=data["max_us"] / 1000,
-        non2xx=data["non2xx"],
-        errors=data["socket_errors"],
-    )
+        return run_wrk(
+            name,
+            script=script,
+            url=url,
+            connections=connections,
+            seconds=seconds,
+            script_args=[uuid.uuid4().hex, str(couriers), SKU],
+        )
 
 
 def run_broker(args: argparse.Namespace) -> None:
