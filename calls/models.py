@@ -561,6 +561,18 @@ class TranscriptionJob(models.Model):
                 name="sttjob_open_status",
             ),
             models.Index(fields=["-failed_at"], condition=Q(status="dead_letter"), name="sttjob_dead_letter"),
+            # The hand-out under the claim lock (calls.transcription_queue): the next ready jobs in order,
+            # and the few handed out within the last minute, without reading every queued job.
+            models.Index(
+                fields=["next_attempt_at", "created_at"],
+                condition=Q(status__in=["queued", "retry_wait"]),
+                name="sttjob_ready",
+            ),
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(status__in=["queued", "retry_wait"], dispatched_at__isnull=False),
+                name="sttjob_handed_out",
+            ),
         ]
 
     def __str__(self) -> str:
