@@ -114,7 +114,9 @@ def transcribe(job_id: str) -> str:
             next_job = transcription_queue.claim_next(enqueue=enqueue_transcription)
         else:
             dispatch_transcriptions()
-        if outcome.run_id is not None:
+        # The next job's run has that job open: it is not done.
+        next_run_id = next_job.call_record.run_id if next_job is not None and next_job.call_record else None
+        if outcome.run_id is not None and outcome.run_id != next_run_id:
             services.call_export_close_if_done(run_id=outcome.run_id)
         if next_job is None:
             return outcome.status

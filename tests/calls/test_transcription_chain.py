@@ -8,12 +8,13 @@ same as for a job that arrives as its own task.
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from django_q.brokers import get_broker
 
 from calls import tasks
-from calls.models import CallExport, TranscriptionJob
+from calls.models import CallExport, CallRecord, TranscriptionJob
 from tests.fakes.audio import tone, wav
 from tests.queue import queued_tasks
 
@@ -91,3 +92,21 @@ def test_a_job_another_worker_took_ends_the_chain_without_a_second_attempt(three
 
     assert TranscriptionJob.objects.get(pk=first.pk).attempts == 0
     assert fake_openai.transcriptions() == []
+
+
+def test_a_chain_into_another_run_still_closes_the_run_it_finished(stored, broker, fake_openai, settings):
+    settings.APP_CONFIG = dataclasses.replace(settings.APP_CONFIG, transcribe_concurrency=1)
+    first, second = stored(wav(tone(420, 0.5))), stored(wav(tone(480, 0.5)))
+    run = CallExport.objects.get()
+    other = CallExport.objects.create(
+        period_from=run.period_from - timedelta(days=7),
+        period_to=run.period_to - timedelta(days=7),
+        status="in_progress",
+    )
+    CallRecord.objects.filter(pk=second.call_record_id).update(run=other)
+    CallExport.objects.update(options={"generate_summary": False}, checkpoint={"listed": True})
+
+    tasks.transcribe(str(first.pk))
+
+    assert statuses([first, second]) == ["succeeded", "succeeded"]
+    assert dict(CallExport.objects.values_list("pk", "status")) == {run.pk: "completed", other.pk: "completed"}
