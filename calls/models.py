@@ -416,7 +416,7 @@ class Transcript(models.Model):
     On PostgreSQL the table also has ``search_vector``, a generated column
     ``to_tsvector('russian', text_full)`` with a GIN index (migrations
     ``calls.0004`` and ``calls.0009``), not declared here, so SQLite databases
-    migrate without it; :mod:`calls.selectors` names it.
+    migrate without it; :mod:`calls.selectors.search` names it.
     """
 
     call_record = models.OneToOneField(
@@ -431,7 +431,7 @@ class Transcript(models.Model):
         _("text purged at"), null=True, blank=True, help_text=_("Set when retention cleared the text (STT-32).")
     )
     # The call's start, copied from the record: the search walks the newest matching calls on this
-    # table's own index and stops after its ranking window (calls.selectors.SEARCH_RANK_WINDOW).
+    # table's own index and stops after its ranking window (calls.selectors.search.SEARCH_RANK_WINDOW).
     call_started_at = models.DateTimeField(_("call started at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

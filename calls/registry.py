@@ -1,6 +1,6 @@
 """The call registry (EXP-01…EXP-05): one writer for the API, the ``call_registry`` command and the run's package.
 
-A registry row is built from the values of :data:`calls.selectors.REGISTRY_SOURCE_FIELDS` (read with
+A registry row is built from the values of :data:`calls.selectors.registry.REGISTRY_SOURCE_FIELDS` (read with
 ``values_list``, no model instances) by :func:`registry_row`; :func:`csv_chunks`
 and :func:`json_chunks` turn rows into bytes a few hundred rows at a time, so a
 streamed download holds one batch in memory whatever the period's size.
@@ -30,7 +30,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from calls.models import RegistryDownload
-from calls.selectors import registry_values
+from calls.selectors.registry import registry_values
 from mastermobile.observability.logging import mask_phone, masked_url
 
 REGISTRY_COLUMNS = (
@@ -77,7 +77,7 @@ class RegistryFormat:
 
 
 def registry_row(values: tuple[Any, ...], form: RegistryFormat) -> dict[str, Any]:
-    """One registry row (the keys of :data:`EXPORT_COLUMNS`) from a record's :data:`calls.selectors.REGISTRY_SOURCE_FIELDS` values.
+    """One registry row (the keys of :data:`EXPORT_COLUMNS`) from a record's :data:`calls.selectors.registry.REGISTRY_SOURCE_FIELDS` values.
 
     Values keep their types (None for missing, int, bool); the CSV and JSON
     writers render them.

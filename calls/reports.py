@@ -1,7 +1,7 @@
 """The run's export package (EXP-07) and its report ``summary_<period>.md`` (EXP-08).
 
 The report's numbers are computed once, in :func:`report_facts`, from the reads
-in :mod:`calls.selectors`; the template ``templates/calls/summary_report.md``
+in :mod:`calls.selectors.reports`; the template ``templates/calls/summary_report.md``
 only lays them out.  The report is for staff and written in Russian.
 
 The JSONL stage log is rebuilt from what the database keeps (Bitrix24
@@ -28,9 +28,9 @@ from django.core.files.storage import Storage
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from calls import selectors
 from calls.models import CallExport
 from calls.registry import registry_csv_chunks
+from calls.selectors import reports as report_selectors
 from calls.storage import default_storage, save_stream, save_text
 from mastermobile.observability.logging import Redactor
 
@@ -189,7 +189,7 @@ def _redactor() -> Redactor:
 
 
 def _gaps(run: CallExport, redactor: Redactor) -> tuple[list[Gap], int]:
-    rows = selectors.run_gaps(run)
+    rows = report_selectors.run_gaps(run)
     total = rows.count()
     gaps = [
         Gap(
@@ -200,16 +200,16 @@ def _gaps(run: CallExport, redactor: Redactor) -> tuple[list[Gap], int]:
             reason=redactor.text(row["error_message"] or "")[:REASON_LIMIT],
             attempts=row["attempts"],
         )
-        for row in rows[: selectors.REPORT_GAPS_LIMIT]
+        for row in rows[: report_selectors.REPORT_GAPS_LIMIT]
     ]
     return gaps, total
 
 
 def qa_sample(run: CallExport) -> list[QaRow]:
     """Up to 50 completed records drawn with ``random.Random(str(run_id))`` from a stable order (EXP-08 §7)."""
-    records = list(selectors.run_completed_records(run).select_related("qa_review"))
+    records = list(report_selectors.run_completed_records(run).select_related("qa_review"))
     # Reproducible on purpose (seeded by run_id), not a secret: S311 does not apply.
-    chosen = random.Random(str(run.run_id)).sample(records, min(selectors.QA_SAMPLE_SIZE, len(records)))  # noqa: S311
+    chosen = random.Random(str(run.run_id)).sample(records, min(report_selectors.QA_SAMPLE_SIZE, len(records)))  # noqa: S311
     chosen.sort(key=lambda record: (record.call_id, record.record_id or "", record.id))
     redactor = _redactor()
     rows = []
@@ -242,8 +242,8 @@ def report_facts(run: CallExport, *, now: datetime | None = None) -> ReportFacts
         raise ReportError(f"run {run.run_id} is a dry run; it has no report")
     config = settings.APP_CONFIG
     zone = ZoneInfo(config.call_export_timezone)
-    totals = selectors.run_record_totals(run)
-    execution = selectors.run_execution(run)
+    totals = report_selectors.run_record_totals(run)
+    execution = report_selectors.run_execution(run)
     redactor = _redactor()
     cost = totals.cost_usd.quantize(CENTS, rounding=ROUND_HALF_UP)
     available = max(totals.with_recording - totals.missing_audio, 0)
@@ -286,7 +286,7 @@ def report_facts(run: CallExport, *, now: datetime | None = None) -> ReportFacts
         error=totals.error,
         missing_audio=totals.missing_audio,
         skipped=totals.skipped,
-        skipped_by_reason=selectors.run_skipped_by_reason(run),
+        skipped_by_reason=report_selectors.run_skipped_by_reason(run),
         available_audio=available,
         coverage_percent=_percent(totals.completed, available),
         duration_minutes=(Decimal(totals.duration_sec) / 60).quantize(PERCENT, rounding=ROUND_HALF_UP),
@@ -391,7 +391,7 @@ def stage_log_lines(run: CallExport, *, report_key: str, now: datetime) -> Itera
     """EXP-07's JSONL objects in time order: no phone numbers, URLs or messages, only ids, codes and times."""
     run_id = str(run.run_id)
     lines = []
-    for row in selectors.run_b24_log(run).values("ts", "endpoint", "status", "status_code", "error_code"):
+    for row in report_selectors.run_b24_log(run).values("ts", "endpoint", "status", "status_code", "error_code"):
         endpoint = row["endpoint"].rsplit("/", 1)[-1]
         lines.append(
             _line(
@@ -416,7 +416,7 @@ def stage_log_lines(run: CallExport, *, report_key: str, now: datetime) -> Itera
                 error_code=record.error_code if failed else None,
             )
         )
-    for job in selectors.run_jobs(run):
+    for job in report_selectors.run_jobs(run):
         lines.append(
             _line(
                 job.finished_at or job.failed_at or job.updated_at,
@@ -428,7 +428,7 @@ def stage_log_lines(run: CallExport, *, report_key: str, now: datetime) -> Itera
                 error_code=job.last_error_code,
             )
         )
-    for summary in selectors.run_summaries(run):
+    for summary in report_selectors.run_summaries(run):
         lines.append(_line(summary.created_at, run_id, summary.call_record.call_id, "summary", "created"))
     lines.sort(key=lambda line: line["timestamp"] or "")
     lines.append(_line(now, run_id, None, "report", f"written {report_key}"))

@@ -2,7 +2,7 @@
 
 A view of :class:`calls.admin.records.CallRecordAdmin` (``admin:calls_overview``),
 open to staff who may view call records.  The numbers come from
-:func:`calls.selectors.calls_overview`; the charts are inline SVG from
+:func:`calls.selectors.overview.calls_overview`; the charts are inline SVG from
 :mod:`calls.charts`, so the page needs no script and nothing from elsewhere.
 """
 
@@ -25,9 +25,10 @@ from django.utils import formats
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import selectors, services
+from calls import services
 from calls.charts import Axis, Guide, Series, column_chart
 from calls.models import CallRecordStatus
+from calls.selectors import overview as overview_selectors
 from mastermobile import formatting
 
 # The years a Bitrix24 portal can have calls in, as the API accepts them (calls.api.serializers).
@@ -85,7 +86,7 @@ def overview_page(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templa
         return TemplateResponse(request, "admin/calls/overview.html", context)
     if form.is_bound:
         first, last = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
-    overview = selectors.calls_overview(
+    overview = overview_selectors.calls_overview(
         date_from=first, date_to=last, time_zone=ZoneInfo(settings.APP_CONFIG.call_export_timezone)
     )
     context.update(
@@ -109,7 +110,7 @@ def _usd(amount: Decimal | float) -> str:
     return formatting.money(value, "USD", places=places)
 
 
-def facts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
+def facts(overview: overview_selectors.CallsOverview) -> list[dict[str, Any]]:
     """The KPI tiles: value, one line of detail and whether it misses its target."""
     totals = overview.totals
     coverage = totals.coverage_percent
@@ -189,7 +190,7 @@ def _day(value: date) -> str:
     return formats.date_format(value, "SHORT_DATE_FORMAT")
 
 
-def _heading(bucket: selectors.OverviewBucket) -> str:
+def _heading(bucket: overview_selectors.OverviewBucket) -> str:
     if bucket.first_day == bucket.last_day:
         return _day(bucket.first_day)
     return f"{_day(bucket.first_day)} – {_day(bucket.last_day)}"
@@ -199,7 +200,7 @@ def _count(value: float | None) -> str:
     return formatting.number(value)
 
 
-def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
+def charts(overview: overview_selectors.CallsOverview) -> list[dict[str, Any]]:
     """Coverage, minutes and cost per day (per week past 92 days), with a title and a line saying what they show."""
     buckets = overview.buckets()
     weekly = len(buckets) != len(overview.days)
@@ -303,7 +304,7 @@ def charts(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
 # Tables --------------------------------------------------------------------------------
 
 
-def _records_url(overview: selectors.CallsOverview, **filters: str) -> str:
+def _records_url(overview: overview_selectors.CallsOverview, **filters: str) -> str:
     """The call records list filtered to the period (its date filter's parameters) and ``filters``."""
     # Aware moments, spelled as the date filter spells its own links, so local days stay local days.
     query = {
@@ -320,7 +321,7 @@ def _share(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def code_rows(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
+def code_rows(overview: overview_selectors.CallsOverview) -> list[dict[str, Any]]:
     most = max((code.count for code in overview.codes), default=0)
     return [
         {
@@ -335,7 +336,7 @@ def code_rows(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
     ]
 
 
-def employee_rows(overview: selectors.CallsOverview) -> list[dict[str, Any]]:
+def employee_rows(overview: overview_selectors.CallsOverview) -> list[dict[str, Any]]:
     most = max((employee.calls for employee in overview.employees), default=0)
     rows = []
     for employee in overview.employees:

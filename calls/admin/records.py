@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import dead_letters, selectors
+from calls import dead_letters
 from calls.admin.downloads import registry_download_response
 from calls.admin.overview import overview_page
 from calls.admin.transcripts import (
@@ -34,6 +34,7 @@ from calls.models import (
     TranscriptionJobStatus,
     record_code_label,
 )
+from calls.selectors import search as search_selectors
 from calls.services import record_retry_download
 from calls.storage import audio_content_type, default_storage
 from calls.tasks import dispatch_transcriptions
@@ -102,8 +103,8 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
         ("call_started_at", DateRangeFilter),
         ("employee_id", DistinctValuesFilter),
     )
-    # What get_search_results compares (calls.selectors.record_search); Django's own lookups are not used.
-    search_fields = selectors.RECORD_SEARCH_LOOKUPS
+    # What get_search_results compares (calls.selectors.search.record_search); Django's own lookups are not used.
+    search_fields = search_selectors.RECORD_SEARCH_LOOKUPS
     search_help_text = _("Call id, recording id or employee exactly, part of a number, or words said in the call.")
     change_list_template = "admin/calls/callrecord/change_list.html"
     # The list shows none of these; the record's page reads them.
@@ -243,7 +244,7 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[CallRecord], search_term: str):
         """Ids, employees and numbers, and the words of the transcript the way the search page finds them."""
-        return selectors.record_search(queryset, query=search_term), False
+        return search_selectors.record_search(queryset, query=search_term), False
 
     def get_urls(self):
         # Before the model's own URLs: "<path:object_id>/" would take "transcripts/search/" for an object id.
@@ -281,7 +282,7 @@ class CallRecordAdmin(LargeListMixin, ViewOnlyPagesMixin, admin.ModelAdmin):
             "query": query,
         }
         if query:
-            page = selectors.transcript_search(
+            page = search_selectors.transcript_search(
                 query=query, limit=SEARCH_PAGE_SIZE, offset=form.cleaned_data["offset"] or 0
             )
             redactor = Redactor(settings.APP_CONFIG.secrets, mask_pii=_masking_for(request))

@@ -22,8 +22,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language_info, gettext
 from django.utils.translation import gettext_lazy as _
 
-from calls import selectors
 from calls.models import CallRecord, CallRecordStatus, CallSummary, Transcript
+from calls.selectors import search as search_selectors
 from integrations.stt.recording import CLIENT_LABEL, OPERATOR_LABEL
 from mastermobile import formatting
 
@@ -58,8 +58,8 @@ class TranscriptFilter(admin.SimpleListFilter):
 
 
 class TranscriptSearchForm(forms.Form):
-    q = forms.CharField(label=_("Words"), required=False, max_length=selectors.SEARCH_MAX_QUERY_LENGTH)
-    offset = forms.IntegerField(required=False, min_value=0, max_value=selectors.SEARCH_MAX_OFFSET)
+    q = forms.CharField(label=_("Words"), required=False, max_length=search_selectors.SEARCH_MAX_QUERY_LENGTH)
+    offset = forms.IntegerField(required=False, min_value=0, max_value=search_selectors.SEARCH_MAX_OFFSET)
 
 
 def _related(record: CallRecord, name: str) -> Any:
@@ -183,7 +183,7 @@ def _summary(summary: CallSummary | None, *, redact: Redact) -> str:
     )
 
 
-def search_results(page: selectors.TranscriptSearchPage, *, query: str, redact: Redact) -> dict[str, Any]:
+def search_results(page: search_selectors.TranscriptSearchPage, *, query: str, redact: Redact) -> dict[str, Any]:
     """The rows of one page of hits and the links to the pages around it."""
     rows = [
         {
@@ -201,7 +201,7 @@ def search_results(page: selectors.TranscriptSearchPage, *, query: str, redact: 
     return {
         "rows": rows,
         "ranked": page.ranked,
-        "window": selectors.SEARCH_RANK_WINDOW,
+        "window": search_selectors.SEARCH_RANK_WINDOW,
         "first": page.offset + 1,
         "last": page.offset + len(rows),
         "previous_url": "?" + urlencode({"q": query, "offset": previous_offset}) if page.offset else None,

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from calls import services
 from calls.models import CallExport
-from calls.selectors import SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SEARCH_MAX_QUERY_LENGTH
+from calls.selectors.search import SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SEARCH_MAX_QUERY_LENGTH
 from mastermobile.api.serializers import RFC3339DateTimeField, StrictBooleanField, StrictSerializer
 
 # Calls the portal can have: nothing before 2000, nothing after 2100 (UTC).

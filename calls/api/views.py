@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from calls import selectors, services
+from calls import services
 from calls.api.serializers import (
     CallExportSerializer,
     CallExportStartSerializer,
@@ -17,6 +17,7 @@ from calls.api.serializers import (
     TranscriptSearchQuerySerializer,
 )
 from calls.models import CallExport
+from calls.selectors import search as search_selectors
 from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.authentication import request_principal
 from mastermobile.api.errors import ProblemError
@@ -32,7 +33,7 @@ SEARCH_PERMISSION = "calls.view_callrecord"
 SEARCH_PARAMETERS = [
     OpenApiParameter(
         "q",
-        {"type": "string", "maxLength": selectors.SEARCH_MAX_QUERY_LENGTH, "pattern": NO_NUL_PATTERN},
+        {"type": "string", "maxLength": search_selectors.SEARCH_MAX_QUERY_LENGTH, "pattern": NO_NUL_PATTERN},
         allow_blank=True,
         description=(
             "Words said in the call, as PostgreSQL's websearch_to_tsquery reads them with the `russian` "
@@ -41,12 +42,12 @@ SEARCH_PARAMETERS = [
     ),
     OpenApiParameter(
         "limit",
-        {"type": "integer", "minimum": 1, "maximum": selectors.SEARCH_MAX_LIMIT, "default": 20},
+        {"type": "integer", "minimum": 1, "maximum": search_selectors.SEARCH_MAX_LIMIT, "default": 20},
         description="Items per page.",
     ),
     OpenApiParameter(
         "offset",
-        {"type": "integer", "minimum": 0, "maximum": selectors.SEARCH_MAX_OFFSET, "default": 0},
+        {"type": "integer", "minimum": 0, "maximum": search_selectors.SEARCH_MAX_OFFSET, "default": 0},
         description="Items to skip.",
     ),
 ]
@@ -140,7 +141,7 @@ class TranscriptSearchView(APIView):
     def get(self, request: Request) -> Response:
         params = TranscriptSearchQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        page = selectors.transcript_search(
+        page = search_selectors.transcript_search(
             query=params.validated_data["q"],
             limit=params.validated_data["limit"],
             offset=params.validated_data["offset"],

@@ -7,7 +7,7 @@ covers ``(id) INCLUDE (call_started_at)``: ranks that tie are ordered by the
 call's start, read from that index alone.  The admin's «Поиск по расшифровкам»
 for a word most calls contain went from 7–8 s to about half a second at
 200 000 transcripts (docs/performance.md).  The model does not declare the
-column (calls.selectors names it); SQLite has neither and searches with
+column (calls.selectors.search names it); SQLite has neither and searches with
 ``icontains``.  Adding the column rewrites the table: about 30 s at 200 000
 transcripts, writes blocked meanwhile.
 """

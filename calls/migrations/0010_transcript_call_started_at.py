@@ -1,7 +1,7 @@
 """The call's start on its transcript, and an index of the newest calls' transcripts.
 
 The transcript search ranks only the newest matching calls
-(``calls.selectors.SEARCH_RANK_WINDOW``): with the start on the transcript's own
+(``calls.selectors.search.SEARCH_RANK_WINDOW``): with the start on the transcript's own
 row, PostgreSQL walks ``transcript_newest_calls`` and stops after the window,
 where it used to read and rank every match (150 000 of 200 000 for a common
 word, 0.3–0.8 s; docs/performance.md).  The backfill copies each record's start

@@ -10,7 +10,7 @@ import pytest
 from django.utils import translation
 
 from calls.charts import Axis, Guide, Series, column_chart, nice_top
-from calls.selectors import calls_overview
+from calls.selectors.overview import calls_overview
 from mastermobile import formatting
 from tests.calls.overview import MOSCOW, OVERVIEW_URL, make_call, make_week, moscow
 

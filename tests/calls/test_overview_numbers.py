@@ -10,7 +10,7 @@ import pytest
 from django.db.models import Sum
 
 from calls.models import CallRecord, TranscriptionJob
-from calls.selectors import calls_overview
+from calls.selectors.overview import calls_overview
 from tests.calls.overview import MOSCOW, OVERVIEW_URL, column, make_week, moscow, tile
 
 pytestmark = pytest.mark.django_db

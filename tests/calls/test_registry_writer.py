@@ -21,7 +21,7 @@ from calls.registry import (
     rows,
     write_registry_csv,
 )
-from calls.selectors import registry_values
+from calls.selectors.registry import registry_values
 from tests.calls.registry import PERIOD_FROM, PERIOD_TO, make_golden_records
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from calls import selectors
 from calls.reports import render_report, report_facts
+from calls.selectors import reports as selectors
 from tests.calls.report_fixtures import add_record, finished_run, make_run
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from calls import selectors
 from calls.models import CallRecordStatus
+from calls.selectors import search as selectors
 from tests.calls.transcripts import DIALOGUE, make_record, make_transcribed
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from calls import selectors, services
+from calls import services
 from calls.management.arguments import RawStream, period_bound
 from calls.models import RegistryDownload
 from calls.registry import EXPORT_COLUMNS, REGISTRY_COLUMNS, registry_download
+from calls.selectors import registry as registry_selectors
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         target = output or f"calls_{local_from.isoformat()}_{local_to.isoformat()}.{export_format}"
         if target != "-":
             _check_writable(Path(target))
-        total = selectors.registry_records(period_from=period_from, period_to=period_to).count()
+        total = registry_selectors.registry_records(period_from=period_from, period_to=period_to).count()
         self.stderr.write(f"period: {period_from.isoformat()} – {period_to.isoformat()}; {total} calls")
 
         progress = self._progress(total)
