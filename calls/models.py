@@ -495,6 +495,7 @@ JOB_TRANSITIONS = TransitionTable(
         J.SKIPPED: {J.QUEUED},
     },
 )
+# A job in one of these still has work to do; its record is not final.
 OPEN_JOB_STATUSES = (J.QUEUED, J.RUNNING, J.RETRY_WAIT)
 DEDUP_KEY_MAX_LENGTH = 600
 

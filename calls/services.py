@@ -29,6 +29,7 @@ from calls.downloads import client_for_run, record_download, records_to_download
 from calls.mapping import listed_duration_sec, record_fields
 from calls.models import (
     FINAL_RECORD_Q,
+    OPEN_JOB_STATUSES,
     RECORD_TRANSITIONS,
     CallExport,
     CallExportStatus,
@@ -365,9 +366,7 @@ def call_export_close_if_done(*, run_id: Any) -> None:
     final either, and that is the one query; only then are the run's records looked at, in one query.
     A run this misses (a final record whose job is open) closes at the supervisor's next minute.
     """
-    open_jobs = TranscriptionJob.objects.filter(
-        call_record__run_id=run_id, status__in=transcription_queue.OPEN_JOB_STATUSES
-    )
+    open_jobs = TranscriptionJob.objects.filter(call_record__run_id=run_id, status__in=OPEN_JOB_STATUSES)
     if open_jobs.exists():
         return
     open_records = CallRecord.objects.filter(run=OuterRef("pk")).exclude(FINAL_RECORD_Q)

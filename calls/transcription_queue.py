@@ -45,8 +45,6 @@ S = CallRecordStatus
 DISPATCH_TTL = timedelta(seconds=60)
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises claims against the cap.
 CLAIM_LOCK_KEY = 0x53_54_54_5F_53_4C_4F_54  # "STT_SLOT"
-# A job in one of these still has work to do; its record is not final.
-OPEN_JOB_STATUSES = (J.QUEUED, J.RUNNING, J.RETRY_WAIT)
 
 
 @dataclass(frozen=True)
