@@ -9,10 +9,10 @@ from typing import Any, TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from simple_history.utils import bulk_create_with_history
 
 from couriers.selectors import order_delivered_quantities
 from mastermobile.db import atomic
+from mastermobile.history import copy_to_history
 from returns import events
 from returns.exceptions import InvalidTransition, ReturnExceedsSale, ReturnNotEditable, ReturnNotFound
 from returns.models import MAX_LINES, MAX_PHOTOS, Return, ReturnLine
@@ -59,7 +59,16 @@ def return_create(
     return_obj._change_reason = f"created by {created_by}"
     with atomic():
         _check_against_sale(return_obj, lines)
-        return_obj.save(force_insert=True)
+        # simple_history adds the method to every model it tracks; the history row is copied below.
+        return_obj.save_without_historical_record(force_insert=True)  # type: ignore[attr-defined]
+        copy_to_history(
+            Return,
+            field="return_id",
+            value=return_obj.return_id,
+            history_type="+",
+            reason=return_obj._change_reason,
+            on_behalf_of=return_obj,
+        )
         _save_lines(return_obj, lines, reason=return_obj._change_reason)
         events.return_created(return_obj, lines)
     return return_obj
@@ -228,7 +237,10 @@ def _line_errors(line: ReturnLine) -> dict[str, list[str]]:
 
 
 def _save_lines(return_obj: Return, lines: list[ReturnLine], *, reason: str) -> None:
-    bulk_create_with_history(lines, ReturnLine, default_change_reason=reason)
+    ReturnLine.objects.bulk_create(lines)
+    copy_to_history(
+        ReturnLine, field="return_obj", value=return_obj.pk, history_type="+", reason=reason, on_behalf_of=return_obj
+    )
     # What prefetch_related("lines") would leave behind, filled from the rows
     # just written (same values, same order by id) instead of a second SELECT.
     cached = return_obj.lines.get_queryset()
