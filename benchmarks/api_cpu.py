@@ -2,21 +2,21 @@
 
 Usage:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cpu_bench .venv/bin/python benchmarks/api_cpu.py
-    .venv/bin/python benchmarks/api_cpu.py --compare 62f1d25      # that revision and this tree, one run
+    .venv/bin/python benchmarks/api_cpu.py --compare 0df9977      # that revision and this tree, one run
 
 Each request goes through the whole Django stack (middleware, DRF, the
 database) with Django's test client, in this process and without a network,
 so that ``time.process_time()`` around it is the server's CPU for it — what a
 sync gunicorn worker spends, minus the HTTP parsing.  The figure printed is
-the median of ``--requests`` requests after ``--warmup`` unmeasured ones,
+the median over ``--requests`` requests after ``--warmup`` unmeasured ones,
 with the statements each request sent (``BEGIN`` and ``COMMIT`` included).
 
-``--compare REV`` checks REV out into a temporary worktree and measures it
-and this tree in alternating rounds on the same database server, so a busy
-neighbour slows both alike; every round prints the one-minute load average,
-and a round that started above ``--max-load`` is left out of the medians.
-Without ``DATABASE_URL`` each tree gets a throw-away SQLite file.  Results
-for this repository are in docs/performance.md.
+``--compare REV`` checks REV out into a temporary worktree.  Each tree is
+served by a measuring process of its own, started once; the two take turns
+in batches of ``--batch`` requests, so that the speed of this shared virtual
+machine, which drifts by a factor of 1.5 within minutes, weighs on both
+trees alike.  Without ``DATABASE_URL`` each tree gets a throw-away SQLite
+file.  Results for this repository are in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ BODY = {
         {"sku": "SKU-1002", "qty": 2, "quality": "defect", "reason_code": "broken", "imei": "356938035643809"},
     ],
 }
+KINDS = ("post", "list")
 
-# Runs inside the tree being measured (its code on sys.path, its settings), prints one JSON line.
+# Runs inside the tree being measured (its code on sys.path, its settings).  Reads commands from stdin:
+# "<kind> <n>" sends n requests and answers their CPU times in ms; "count <kind>" answers the statements
+# one more request sends.  Every answer is one JSON line.
 MEASURE = r"""
-import json, statistics, sys, time, uuid
+import json, sys, time
 import django
 django.setup()
 from django.core.management import call_command
@@ -50,53 +53,78 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-requests, warmup, body, round_id = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
+body, run_id = json.loads(sys.argv[1]), sys.argv[2]
 call_command("migrate", verbosity=0, interactive=False)
 from io import StringIO
 out = StringIO()
-call_command("issue_token", "--role", "admin", "--subject", "cpu-bench", "--minutes", "60", stdout=out)
+call_command("issue_token", "--role", "admin", "--subject", "cpu-bench", "--minutes", "600", stdout=out)
 client = Client(HTTP_AUTHORIZATION="Bearer " + out.getvalue().strip())
 payload = json.dumps(body)
+sent = 0
 
-def post(n):
+def post():
     return client.post(
-        "/api/v1/returns", payload, content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"{round_id}-{n}"
-    )
+        "/api/v1/returns", payload, content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"{run_id}-{sent}"
+    ), 201
 
-def get_list(n):
-    return client.get("/api/v1/returns?page_size=50")
+def get_list():
+    return client.get("/api/v1/returns?page_size=50"), 200
 
-result = {}
-for name, send, expected in (("post", post, 201), ("list", get_list, 200)):
+SENDERS = {"post": post, "list": get_list}
+print(json.dumps("ready"), flush=True)
+for command in sys.stdin:
+    verb, argument = command.split()
+    if verb == "count":
+        # Outside the timing: logging the statements costs CPU itself.
+        with CaptureQueriesContext(connection) as queries:
+            sent += 1
+            SENDERS[argument]()
+        print(json.dumps(len(queries)), flush=True)
+        continue
     samples = []
-    for n in range(warmup + requests):
+    for _ in range(int(argument)):
+        sent += 1
         started = time.process_time()
-        response = send(n)
-        spent = time.process_time() - started
+        response, expected = SENDERS[verb]()
+        samples.append((time.process_time() - started) * 1000)
         if response.status_code != expected:
-            sys.exit(f"{name}: HTTP {response.status_code} {response.content[:300]!r}")
-        if n >= warmup:
-            samples.append(spent * 1000)
-    # Counted on one more request, outside the timing: logging the statements costs CPU itself.
-    with CaptureQueriesContext(connection) as queries:
-        send(warmup + requests)
-    result[name] = {"cpu_ms": statistics.median(samples), "statements": len(queries)}
-print("CPU_RESULT " + json.dumps(result))
+            sys.exit(f"{verb}: HTTP {response.status_code} {response.content[:300]!r}")
+    print(json.dumps(samples), flush=True)
 """
 
 
-def measure(tree: Path, *, env: dict[str, str], requests: int, warmup: int, round_id: str) -> dict:
-    completed = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(requests), str(warmup), json.dumps(BODY), round_id],
-        cwd=tree,
-        env={**env, "PYTHONPATH": str(tree)},
-        capture_output=True,
-        text=True,
-    )
-    for line in completed.stdout.splitlines():
-        if line.startswith("CPU_RESULT "):
-            return json.loads(line.removeprefix("CPU_RESULT "))
-    raise SystemExit(f"{tree}: measurement failed (exit {completed.returncode}):\n{completed.stderr[-2000:]}")
+class Measurer:
+    """One measuring process serving one tree."""
+
+    def __init__(self, tree: Path, *, env: dict[str, str], run_id: str):
+        self.tree = tree
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", MEASURE, json.dumps(BODY), run_id],
+            cwd=tree,
+            env={**env, "PYTHONPATH": str(tree)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._answer()  # "ready"
+
+    def send(self, command: str):
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._answer()
+
+    def _answer(self):
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"{self.tree}: measurement failed (exit {self.process.wait()}), see its output above")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def worktree(revision: str, into: Path) -> Path:
@@ -116,11 +144,10 @@ def database_for(tree_name: str, scratch: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--compare", metavar="REV", help="also measure this git revision, in alternating rounds")
-    parser.add_argument("--requests", type=int, default=300, help="measured requests per kind and round (300)")
+    parser.add_argument("--compare", metavar="REV", help="also measure this git revision, taking turns")
+    parser.add_argument("--requests", type=int, default=600, help="measured requests per kind and tree (600)")
     parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests first (30)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per tree (3)")
-    parser.add_argument("--max-load", type=float, default=1.5, help="leave out rounds starting above this load")
+    parser.add_argument("--batch", type=int, default=20, help="requests per turn (20)")
     args = parser.parse_args()
 
     env = {
@@ -136,43 +163,45 @@ def main() -> None:
         trees = {"this": ROOT}
         if args.compare:
             trees = {args.compare: worktree(args.compare, scratch / "before"), "this": ROOT}
+        measurers: dict[str, Measurer] = {}
         try:
             _create_databases(trees, scratch)
-            samples: dict[str, dict[str, list[float]]] = {name: {"post": [], "list": []} for name in trees}
-            statements: dict[str, dict[str, int]] = {}
-            for round_number in range(args.rounds):
-                for name, tree in trees.items():
-                    load = os.getloadavg()[0]
-                    result = measure(
-                        tree,
-                        env={**env, "DATABASE_URL": database_for(_slug(name), scratch)},
-                        requests=args.requests,
-                        warmup=args.warmup,
-                        round_id=f"r{round_number}-{os.getpid()}",
-                    )
-                    kept = load <= args.max_load
-                    print(
-                        f"round {round_number + 1} {name:>10}: POST {result['post']['cpu_ms']:6.2f} ms "
-                        f"({result['post']['statements']} statements)  list {result['list']['cpu_ms']:6.2f} ms "
-                        f"({result['list']['statements']} statements)  load {load:.2f}"
-                        + ("" if kept else "  (left out: machine busy)"),
-                        flush=True,
-                    )
-                    statements[name] = {kind: result[kind]["statements"] for kind in ("post", "list")}
-                    if kept:
-                        for kind in ("post", "list"):
-                            samples[name][kind].append(result[kind]["cpu_ms"])
+            for name, tree in trees.items():
+                tree_env = {**env, "DATABASE_URL": database_for(_slug(name), scratch)}
+                measurers[name] = Measurer(tree, env=tree_env, run_id=f"{_slug(name)}-{os.getpid()}")
+            results = {name: {} for name in trees}
+            for kind in KINDS:
+                for measurer in measurers.values():
+                    measurer.send(f"{kind} {args.warmup}")
+                samples: dict[str, list[float]] = {name: [] for name in trees}
+                loads = []
+                for _ in range(max(1, args.requests // args.batch)):
+                    loads.append(os.getloadavg()[0])
+                    for name, measurer in measurers.items():
+                        samples[name] += measurer.send(f"{kind} {args.batch}")
+                for name, measurer in measurers.items():
+                    results[name][kind] = {
+                        "median": statistics.median(samples[name]),
+                        "quartiles": statistics.quantiles(samples[name], n=4),
+                        "statements": measurer.send(f"count {kind}"),
+                    }
+                print(f"{kind}: {len(samples[name])} requests per tree, load {min(loads):.2f}–{max(loads):.2f}")
             print()
-            print(f"{'tree':>10} | POST CPU ms | statements | list CPU ms | statements | rounds kept")
+            print(f"{'tree':>10} | POST CPU ms (quartiles)   | statements | list CPU ms (quartiles)   | statements")
             for name in trees:
-                kept = len(samples[name]["post"])
-                post = statistics.median(samples[name]["post"]) if kept else float("nan")
-                listing = statistics.median(samples[name]["list"]) if kept else float("nan")
-                print(
-                    f"{name:>10} | {post:11.2f} | {statements[name]['post']:10} | {listing:11.2f} | "
-                    f"{statements[name]['list']:10} | {kept}/{args.rounds}"
-                )
+                cells = []
+                for kind in KINDS:
+                    result = results[name][kind]
+                    low, _, high = result["quartiles"]
+                    cells.append(f"{result['median']:6.2f} ({low:5.2f}–{high:5.2f})    | {result['statements']:10}")
+                print(f"{name:>10} | " + " | ".join(cells))
+            if args.compare:
+                for kind in KINDS:
+                    ratio = results["this"][kind]["median"] / results[args.compare][kind]["median"]
+                    print(f"{kind}: this tree / {args.compare} = {ratio:.2f}")
         finally:
+            for measurer in measurers.values():
+                measurer.close()
             if args.compare:
                 subprocess.run(["git", "worktree", "remove", "--force", str(scratch / "before")], cwd=ROOT)
 
