@@ -23,7 +23,8 @@ Errors have OpenAI's JSON shape (``{"error": {"message", "type", "param",
 "code"}}``); a wrong key answers 401 ``invalid_api_key``.  Faults are injected
 with :meth:`FakeOpenAI.fail_next` (an HTTP status, ``timeout`` — an answer
 held for ``slow_seconds`` —, ``reset`` or ``html``) or :attr:`FakeOpenAI.fault_rate`;
-:attr:`FakeOpenAI.latency_s` delays every answer.  Every request is recorded in
+:attr:`FakeOpenAI.latency_s` is the time from a request's arrival to its answer,
+the fake's own work (decoding, "hearing") included, as a remote server's is.  Every request is recorded in
 :attr:`FakeOpenAI.requests`.
 
 Run by hand: ``python -m tests.fakes.openai --port 8766 --env-file .env``
@@ -374,6 +375,7 @@ def hear(data: bytes) -> Heard:
 
 class _Handler(FakeServiceHandler):
     api: FakeOpenAI
+    _answer_at = 0.0  # monotonic time the answer may leave (set per request in _handle)
 
     def _handle(self) -> None:
         path = urlsplit(self.path).path
@@ -384,13 +386,17 @@ class _Handler(FakeServiceHandler):
             "/v1/models": "models",
         }.get(path, "other")
         self._entry = LoggedRequest(time.time(), self.command, path, 0, kind, client_port=self.client_address[1])
+        arrived = time.monotonic()
         fault = self.api._take_fault(kind)
         if fault and fault.kind == "reset":
             self.api.log(self._entry)
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.api.hold(self.api.latency_s + (self.api.slow_seconds if fault and fault.kind == "timeout" else 0))
+        # The answer leaves at this moment whatever it took to make (``_raw``).
+        self._answer_at = (
+            arrived + self.api.latency_s + (self.api.slow_seconds if fault and fault.kind == "timeout" else 0)
+        )
         if fault and fault.kind == "html":
             page = b"<!DOCTYPE html><html><body>Proxy login</body></html>"
             self._raw(200, page, "text/html")
@@ -509,6 +515,7 @@ class _Handler(FakeServiceHandler):
         self._raw(status, json.dumps(payload, ensure_ascii=False).encode(), "application/json", headers)
 
     def _raw(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.api.hold(self._answer_at - time.monotonic())
         # Logged before the answer is written, so a client never sees an answer the log lacks.
         request_id = self.api.log(dataclasses.replace(self._entry, status=status))
         self.send_response(status)

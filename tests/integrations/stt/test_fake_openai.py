@@ -13,7 +13,7 @@ import openai
 import pytest
 from django.conf import settings
 
-from tests.fakes.audio import encoded, silence, speech_like, tone
+from tests.fakes.audio import encoded, silence, speech_like, tone, wav
 from tests.fakes.openai import HALLUCINATIONS, FakeOpenAI, KnownTranscript, hear, load_transcripts
 from tests.processes import free_port, process_env
 
@@ -140,6 +140,26 @@ def test_latency_delays_every_answer():
         client.models.list()
 
     assert time.monotonic() - started >= 0.3
+
+
+def test_the_latency_includes_the_fakes_own_work_as_a_remote_servers_would():
+    # A long clip, so that decoding and "hearing" it takes the fake a noticeable time.
+    audio = wav(tone(440, 120))
+
+    def answer_seconds(fake: FakeOpenAI) -> float:
+        with sdk(fake) as client:
+            started = time.monotonic()
+            client.audio.transcriptions.create(model="whisper-1", file=("long.wav", audio))
+            return time.monotonic() - started
+
+    with FakeOpenAI() as fake:
+        working = answer_seconds(fake)
+    with FakeOpenAI(latency_s=working * 3) as fake:
+        held = answer_seconds(fake)
+
+    assert held >= working * 3
+    # Not latency + work: the work happened inside the latency.
+    assert held < working * 3 + working * 0.5, (working, held)
 
 
 @pytest.mark.slow
