@@ -169,7 +169,7 @@ def main() -> None:
             for name, tree in trees.items():
                 tree_env = {**env, "DATABASE_URL": database_for(_slug(name), scratch)}
                 measurers[name] = Measurer(tree, env=tree_env, run_id=f"{_slug(name)}-{os.getpid()}")
-            results = {name: {} for name in trees}
+            results: dict[str, dict[str, dict]] = {name: {} for name in trees}
             for kind in KINDS:
                 for measurer in measurers.values():
                     measurer.send(f"{kind} {args.warmup}")

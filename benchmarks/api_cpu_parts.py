@@ -25,6 +25,7 @@ import time
 import uuid
 from io import StringIO
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ def main() -> None:
         if response.status_code != 404:
             sys.exit(f"GET: HTTP {response.status_code}")
 
-    variants = {
+    variants: dict[str, list[Any]] = {
         "everything": [],
         "no throttle count": [mock.patch.object(throttling, "count_request", lambda *a, **k: True)],
         "no audit row": [mock.patch.object(audit.InboundAuditMixin, "_log_write", lambda *a, **k: None)],
@@ -84,7 +85,7 @@ def main() -> None:
         "no delivery task": [mock.patch.object(outbox, "_enqueue", lambda *a, **k: None)],
         "no history rows": [mock.patch.object(services, "copy_to_history", lambda *a, **k: 0)],
     }
-    measured = {name: [] for name in [*variants, "floor: GET 404"]}
+    measured: dict[str, list[float]] = {name: [] for name in [*variants, "floor: GET 404"]}
     for _ in range(40):
         post()
     loads = []
