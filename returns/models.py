@@ -184,7 +184,8 @@ class ReturnLine(models.Model):
     )
     serial = models.CharField(_("serial number"), max_length=64, null=True, blank=True)
 
-    history = HistoricalRecords(get_user=_history_user)
+    # The reason names the caller ("created by jwt:<subject>", subjects up to 128 characters): text, as the return's.
+    history = HistoricalRecords(get_user=_history_user, history_change_reason_field=models.TextField(null=True))
 
     class Meta:
         ordering = ["return_obj", "id"]

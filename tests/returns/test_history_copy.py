@@ -17,9 +17,11 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from simple_history.models import HistoricalRecords
 
+from mastermobile.api.authentication import MAX_SUBJECT_LENGTH
 from mastermobile.history import copy_to_history
 from returns import services
 from returns.models import Return, ReturnLine
+from tests.returns.conftest import URL, detail_url, new_key, send
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +124,24 @@ def test_the_copy_is_one_statement_and_touches_only_the_rows_asked_for():
     assert list(
         ReturnLine.history.filter(return_obj_id=other.pk).values_list("history_type", "history_change_reason")
     ) == [("~", "again"), ("+", "created by t")]
+
+
+def test_a_caller_with_the_longest_subject_can_create_replace_and_reject(client_for, body):
+    # The reason keeps the caller: "replaced by jwt:" and 128 characters do not fit a 100-character column.
+    subject = "s" * MAX_SUBJECT_LENGTH
+    api = client_for("admin", subject)
+
+    created = send(api, "post", URL, body, key=new_key())
+    replaced = send(api, "put", detail_url(created.json()["id"]), body, key=new_key())
+    rejected = send(
+        api,
+        "patch",
+        f"{detail_url(created.json()['id'])}/status",
+        {"status": "rejected", "reason": "x" * 500},
+        key=new_key(),
+    )
+
+    assert (created.status_code, replaced.status_code, rejected.status_code) == (201, 200, 200)
+    reasons = set(ReturnLine.history.values_list("history_change_reason", flat=True))
+    assert {f"created by {subject}", f"replaced by jwt:{subject}"} <= reasons
+    assert Return.history.filter(history_change_reason__startswith=f"rejected by jwt:{subject}: x").exists()
