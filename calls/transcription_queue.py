@@ -139,7 +139,8 @@ def dispatch(*, enqueue: Callable[[str], None], now: datetime | None = None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         _serialised()
-        _running, ids = _free_slots_jobs(now)
+        _running, free = _free_slots(now)
+        ids = list(_next_ready(now).values_list("id", flat=True)[:free]) if free > 0 else []
         _hand_out(ids, enqueue=enqueue, now=now)
     return [str(job_id) for job_id in ids]
 
@@ -154,11 +155,15 @@ def claim_next(*, enqueue: Callable[[str], None], now: datetime | None = None) -
     now = now or timezone.now()
     with transaction.atomic():
         _serialised()
-        running, ids = _free_slots_jobs(now)
-        if not ids:
+        running, free = _free_slots(now)
+        if free <= 0:
             return None
-        _hand_out(ids[1:], enqueue=enqueue, now=now)
-        claimed = _claim_locked(str(ids[0]), now, running=running)
+        # The job to claim comes with its record and run, as claim() reads it: no second read.
+        jobs = list(_next_ready(now).select_related("call_record__run")[:free])
+        if not jobs:
+            return None
+        _hand_out([job.pk for job in jobs[1:]], enqueue=enqueue, now=now)
+        claimed = _claim_locked(jobs[0], now, running=running)
     return claimed if isinstance(claimed, TranscriptionJob) else None
 
 
@@ -170,30 +175,31 @@ _NOT_CANCELLED = Q(call_record__isnull=True) | Q(
 )
 
 
-def _free_slots_jobs(now: datetime) -> tuple[int, list[Any]]:
-    """Within the lock: how many jobs run, and the ready jobs that fit in the free slots, oldest due first."""
+def _free_slots(now: datetime) -> tuple[int, int]:
+    """Within the lock: how many jobs run, and how many slots are free for ready jobs."""
     cap = settings.APP_CONFIG.transcribe_concurrency
-    waiting = _ready(now) & _NOT_CANCELLED
     # No upper bound: a dispatch that read the clock after this one but took the lock first
     # has handed its jobs out all the same (a ready retry's hand-out is never in the future).
     # Only the running and the recently handed-out rows are read (indexes sttjob_open_status and
     # sttjob_handed_out), not every queued job of a 9,000-call run.
-    handed_out = waiting & Q(dispatched_at__gt=now - DISPATCH_TTL)
+    handed_out = _ready(now) & _NOT_CANCELLED & Q(dispatched_at__gt=now - DISPATCH_TTL)
     counts = TranscriptionJob.objects.filter(Q(status=J.RUNNING) | handed_out).aggregate(
         running=Count("pk", filter=Q(status=J.RUNNING)),
         handed_out=Count("pk", filter=handed_out),
     )
-    free = cap - counts["running"] - counts["handed_out"]
-    if free <= 0:
-        return counts["running"], []
-    # In the order of the index sttjob_ready: the walk stops after ``free`` rows.
-    ids = list(
-        TranscriptionJob.objects.filter(waiting)
+    return counts["running"], cap - counts["running"] - counts["handed_out"]
+
+
+def _next_ready(now: datetime) -> QuerySet[TranscriptionJob]:
+    """The ready jobs not handed out, oldest due first, in the order of the index sttjob_ready.
+
+    Sliced to the free slots, the walk of the index stops after that many rows.
+    """
+    return (
+        TranscriptionJob.objects.filter(_ready(now) & _NOT_CANCELLED)
         .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lte=now - DISPATCH_TTL))
         .order_by("next_attempt_at", "created_at")
-        .values_list("id", flat=True)[:free]
     )
-    return counts["running"], ids
 
 
 def _hand_out(ids: list[Any], *, enqueue: Callable[[str], None], now: datetime) -> None:
@@ -240,14 +246,14 @@ def claim(job_id: str, now: datetime) -> TranscriptionJob | JobOutcome:
     """Move the job to ``running`` and its record to ``transcribing``, within the cap; or say why not."""
     with transaction.atomic():
         _serialised()
-        return _claim_locked(job_id, now, running=TranscriptionJob.objects.filter(status=J.RUNNING).count())
+        job = TranscriptionJob.objects.select_related("call_record__run").filter(pk=job_id).first()
+        if job is None:
+            return JobOutcome("missing", worked=False)
+        return _claim_locked(job, now, running=TranscriptionJob.objects.filter(status=J.RUNNING).count())
 
 
-def _claim_locked(job_id: str, now: datetime, *, running: int) -> TranscriptionJob | JobOutcome:
-    """:func:`claim` within its transaction and lock, ``running`` jobs counted there."""
-    job = TranscriptionJob.objects.select_related("call_record__run").filter(pk=job_id).first()
-    if job is None:
-        return JobOutcome("missing", worked=False)
+def _claim_locked(job: TranscriptionJob, now: datetime, *, running: int) -> TranscriptionJob | JobOutcome:
+    """:func:`claim` of ``job`` (read within the lock, with its record and run), ``running`` jobs counted there."""
     if job.call_record is None:
         if JOB_TRANSITIONS.move(TranscriptionJob, job.pk, J.SKIPPED, only_from=[J.QUEUED, J.RETRY_WAIT]):
             TranscriptionJob.objects.filter(pk=job.pk).update(last_error_code="missing_record")

@@ -51,9 +51,10 @@ def large_run():
     return run
 
 
-def plans() -> list[str]:
+def plans(hand_out=lambda: transcription_queue.dispatch(enqueue=lambda job_id: None, now=timezone.now())) -> list[str]:
+    """The plans of the reads of ``hand_out`` (a dispatch by default), in order."""
     with CaptureQueriesContext(connection) as queries:
-        transcription_queue.dispatch(enqueue=lambda job_id: None, now=timezone.now())
+        hand_out()
     explained = []
     for query in queries.captured_queries:
         if query["sql"].startswith("SELECT") and "pg_advisory" not in query["sql"]:
@@ -75,3 +76,11 @@ def test_the_pick_walks_the_ready_index_and_stops_at_the_free_slots(large_run):
 
     assert "sttjob_ready" in pick
     assert "Sort" not in pick  # in the index's order: no sort of every ready job
+
+
+def test_a_finished_jobs_hand_on_picks_the_next_job_with_its_record_and_run_the_same_way(large_run):
+    _count, pick = plans(lambda: transcription_queue.claim_next(enqueue=lambda job_id: None, now=timezone.now()))[:2]
+
+    assert "sttjob_ready" in pick
+    assert "Sort" not in pick
+    assert TranscriptionJob.objects.filter(status="running").count() == 1

@@ -102,9 +102,10 @@ def test_a_task_claims_the_job_it_chains_on_to_in_its_hand_on(stored, fake_opena
         "succeeded",
         "succeeded",
     ]
-    # The second job's claim, request and result; the hand-on that claims the third (count, pick, the job
-    # with its record and run, two moves), no closing check (the third job of the run is open); the
-    # third's request and result; a hand-on that finds nothing ready (count, pick); the closing check.
-    expected = 4 + (3 + 4) + (2 + 3) + (3 + 4) + 2 + 1
+    # The second job's claim, request and result; the hand-on that claims the third (count, the pick that
+    # brings the job with its record and run, two moves), no closing check (the third job of the run is
+    # open); the third's request and result; a hand-on that finds nothing ready (count, pick); the
+    # closing check.
+    expected = 4 + (3 + 4) + (2 + 2) + (3 + 4) + 2 + 1
     locks = 3 if connection.vendor == "postgresql" else 0
     assert len(statements(queries)) == expected + locks, "\n".join(statements(queries))
