@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from calls.models import CallDirection
+from django.db import models
+
+from calls.models import CallDirection, CallRecord
 from integrations.bitrix24 import recording_url_of
 from mastermobile.observability.logging import masked_url
 
@@ -20,6 +23,28 @@ DIRECTIONS = {
     "4": CallDirection.OUTBOUND,  # callback
 }
 UNKNOWN_NUMBER = "unknown"
+# PositiveIntegerField is a 32-bit integer on PostgreSQL.
+MAX_DURATION_SEC = 2**31 - 1
+# How many characters of an over-long value are kept before its hash.
+_HASH_CHARACTERS = 16
+
+
+def fit(value: str, limit: int) -> str:
+    """``value`` if it fits ``limit`` characters, else its head and a hash of the whole: still distinct, still stable.
+
+    Bitrix24's values are not bounded; the columns are.  The item itself is
+    kept whole in ``raw_payload``.
+    """
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARACTERS]
+    return f"{value[: limit - _HASH_CHARACTERS - 1]}~{digest}"
+
+
+def _column_limit(name: str) -> int:
+    field = CallRecord._meta.get_field(name)
+    assert isinstance(field, models.CharField) and field.max_length is not None, name
+    return field.max_length
 
 
 def normalise_number(value: Any) -> str:
@@ -51,8 +76,8 @@ def parse_started_at(value: Any) -> datetime | None:
 
 def _int(value: Any) -> int:
     try:
-        return max(0, int(float(value)))
-    except (TypeError, ValueError):
+        return min(MAX_DURATION_SEC, max(0, int(float(value))))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: "inf"
         return 0
 
 
@@ -77,12 +102,14 @@ def record_fields(item: dict[str, Any]) -> dict[str, Any]:
     record_id = item.get("RECORD_FILE_ID")
     employee = item.get("PORTAL_USER_ID")
     return {
-        "call_id": str(item.get("CALL_ID") or item.get("ID") or "").strip(),
-        "record_id": str(record_id).strip() if record_id not in (None, "", 0, "0") else None,
+        "call_id": fit(str(item.get("CALL_ID") or item.get("ID") or "").strip(), _column_limit("call_id")),
+        "record_id": (
+            fit(str(record_id).strip(), _column_limit("record_id")) if record_id not in (None, "", 0, "0") else None
+        ),
         "direction": direction,
-        "from_number": from_number,
-        "to_number": to_number,
-        "employee_id": str(employee).strip() if employee not in (None, "") else None,
+        "from_number": fit(from_number, _column_limit("from_number")),
+        "to_number": fit(to_number, _column_limit("to_number")),
+        "employee_id": fit(str(employee).strip(), _column_limit("employee_id")) if employee not in (None, "") else None,
         "call_started_at": parse_started_at(item.get("CALL_START_DATE")),
         "duration_sec": listed_duration_sec(item),
         "recording_url": recording_url_of(item),

@@ -72,10 +72,21 @@ def default_storage() -> Storage:
     return storages["default"]
 
 
+# Two parts of a file name (call id, recording id) stay within the 255 bytes a file system allows.
+SANITISED_MAX_LENGTH = 100
+
+
 def sanitise(value: str) -> str:
-    """STT-21: letters, digits, ``-`` and ``_`` only, trimmed; SHA-256 of the original when nothing is left."""
+    """STT-21: letters, digits, ``-`` and ``_`` only, trimmed; SHA-256 of the original when nothing is left.
+
+    A result longer than :data:`SANITISED_MAX_LENGTH` keeps its head and a
+    hash of the original, so that distinct ids keep distinct file names.
+    """
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     cleaned = _UNSAFE.sub("-", value).strip("-_")
-    return cleaned or hashlib.sha256(value.encode()).hexdigest()
+    if len(cleaned) > SANITISED_MAX_LENGTH:
+        return f"{cleaned[: SANITISED_MAX_LENGTH - 17]}-{digest[:16]}"
+    return cleaned or digest
 
 
 def _suffix(call_id: str, record_id: str | None, recording_url: str | None) -> str:

@@ -93,6 +93,35 @@ def test_records_map_bitrix24_fields(b24_config, fake_b24):
     assert (outbound.direction, outbound.from_number) == ("outbound", "+74950000000")
 
 
+def test_values_longer_than_their_columns_stay_distinct_and_the_run_completes(b24_config, fake_b24):
+    # Bitrix24 bounds none of these; PostgreSQL refuses a value longer than its column, and a file
+    # system a file name longer than 255 bytes.
+    long_call = "externalCall." + "x" * 300
+    fake_b24.items[0].update(  # an outbound call: the phone number is the one called
+        CALL_ID=long_call,
+        RECORD_FILE_ID="9" * 300,
+        PHONE_NUMBER="sip:" + "operator" * 20 + "@pbx.example",
+        PORTAL_USER_ID="u" * 200,
+        CALL_DURATION="1e30",
+    )
+    fake_b24.items[1].update(CALL_ID=long_call + "y")  # another call with the same first 300 characters
+
+    export()
+    export()  # listed again: the same records, not new ones
+
+    assert set(CallExport.objects.values_list("status", flat=True)) == {CallExportStatus.COMPLETED}
+    assert CallRecord.objects.count() == 60
+    first, second = (CallRecord.objects.get(raw_payload__CALL_ID=call_id) for call_id in (long_call, long_call + "y"))
+    assert first.call_id != second.call_id
+    assert len(first.call_id) == len(second.call_id) == 255
+    assert first.call_id.startswith("externalCall.xxx")
+    assert (len(first.record_id or ""), len(first.to_number), len(first.employee_id or "")) == (255, 64, 128)
+    assert first.duration_sec == 2**31 - 1
+    assert first.raw_payload["PHONE_NUMBER"].startswith("sip:operator")  # the item as listed, whole
+    assert first.storage_path and len(first.storage_path.rsplit("/", 1)[1].encode()) <= 255
+    assert storages["default"].open(first.storage_path).read() == wav_bytes(0)
+
+
 def test_progress_is_printed_as_plain_lines_when_not_a_terminal(b24_config, fake_b24):
     output = export()
 
