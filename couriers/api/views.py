@@ -182,7 +182,8 @@ class StockMovementView(WarehouseView):
         description=(
             "`load` and `unload` are the base's (admin, 1c); `sale` and `return_in` the courier's own. "
             "One movement per SKU, all or nothing. A sale or unload of more than the courier holds is 409 and "
-            "changes nothing. An `unload` without `items` takes back everything the courier holds (end of shift, "
+            "changes nothing, as is a `load` or `return_in` that would leave more than 1 000 000 000 of one SKU "
+            "in a compartment. An `unload` without `items` takes back everything the courier holds (end of shift, "
             f"WW-12). {roles_description(allowed_roles, 'POST')}"
         ),
         parameters=[COURIER_ID, *WRITE_PARAMETERS],
