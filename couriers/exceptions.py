@@ -82,6 +82,17 @@ class AssignmentClosed(WarehouseError, ConflictError):
         )
 
 
+class StockLimitExceeded(WarehouseError, ConflictError):
+    """A load or take-back would leave more in one compartment than it may hold (``MAX_HELD``)."""
+
+    def __init__(self, courier_id: str, sku: str, requested: int, held: int, limit: int):
+        super().__init__(
+            gettext("Courier %(courier)s holds %(held)s of %(sku)s; %(requested)s more would exceed %(limit)s.")
+            % {"courier": courier_id, "held": held, "sku": sku, "requested": requested, "limit": limit},
+            errors=[{"field": "items", "message": f"{sku}: {held} held, {requested} more, at most {limit}"}],
+        )
+
+
 class InsufficientStock(WarehouseError, ConflictError):
     """WW-11: the courier holds less than asked."""
 

@@ -22,6 +22,9 @@ from returns.models import Courier
 ORDER_ID_PATTERN = r"^[A-Za-z0-9_./-]{1,64}$"
 MAX_LINES = 200
 MAX_QTY = 10_000
+# What one compartment of a backpack may hold of one SKU: far beyond any real load, and with room for the
+# largest movement below PostgreSQL's integer (2**31 - 1), whose overflow SQLite would not even notice.
+MAX_HELD = 1_000_000_000
 MAX_AMOUNT_DIGITS = 12
 NOTES_MAX_LENGTH = 1000
 REASON_MAX_LENGTH = 500

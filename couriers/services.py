@@ -32,8 +32,10 @@ from couriers.exceptions import (
     OrderNotFound,
     OrderTransitionRefused,
     StatusNotForRole,
+    StockLimitExceeded,
 )
 from couriers.models import (
+    MAX_HELD,
     MAX_LINES,
     ORDER_TRANSITIONS,
     Assignment,
@@ -437,13 +439,19 @@ def _apply(courier_id: str, sku: str, compartment: str, delta: int, now) -> None
             return
         held = rows.values_list(column, flat=True).first() or 0
         raise InsufficientStock(courier_id, sku, -delta, held)
-    if rows.update(**{column: F(column) + delta, "updated_at": now}):
+    # Conditional too: a compartment never holds more than MAX_HELD (past PostgreSQL's integer the UPDATE is a 500).
+    below_limit = rows.filter(**{f"{column}__lte": MAX_HELD - delta})
+    if below_limit.update(**{column: F(column) + delta, "updated_at": now}):
         return
     try:
         with transaction.atomic():  # a savepoint: another load of the same new SKU may insert first
             CourierStock.objects.create(courier_id=courier_id, sku=sku, updated_at=now, **{column: delta})
+        return
     except IntegrityError:
-        rows.update(**{column: F(column) + delta, "updated_at": now})
+        if below_limit.update(**{column: F(column) + delta, "updated_at": now}):
+            return
+    held = rows.values_list(column, flat=True).first() or 0
+    raise StockLimitExceeded(courier_id, sku, delta, held, MAX_HELD)
 
 
 # Bitrix24 ----------------------------------------------------------------

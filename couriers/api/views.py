@@ -8,6 +8,8 @@ spec lists with ``Idempotency-Key`` go through ``@idempotent``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from django.urls import reverse
@@ -20,7 +22,8 @@ from rest_framework.views import APIView
 
 from couriers import selectors, services
 from couriers.api import serializers as io
-from couriers.models import OrderStatus
+from couriers.exceptions import CourierNotFound, OrderNotFound
+from couriers.models import ORDER_ID_PATTERN, OrderStatus
 from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.authentication import Principal, request_principal
 from mastermobile.api.errors import BadQueryParameter
@@ -28,6 +31,7 @@ from mastermobile.api.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_HEA
 from mastermobile.api.pagination import PagePagination
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import problem_responses
+from returns.models import COURIER_ID_PATTERN
 
 MANAGERS = {"admin", "1c"}
 EVERYONE = {"admin", "1c", "courier"}
@@ -44,6 +48,13 @@ REPLAYED = OpenApiParameter(
     description="`true` when this is the stored response of an earlier request with the same Idempotency-Key.",
 )
 WRITE_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED]
+# Path ids no row can have (the models' check constraints hold these patterns) name nothing: 404 before any
+# query.  Asking the database instead is not harmless: PostgreSQL refuses a NUL character in a text
+# parameter outright (DataError, a 500), where SQLite finds no row.
+PATH_IDS: dict[str, tuple[re.Pattern[str], Callable[[str], Exception]]] = {
+    "order_id": (re.compile(ORDER_ID_PATTERN), OrderNotFound),
+    "courier_id": (re.compile(COURIER_ID_PATTERN), CourierNotFound),
+}
 
 
 def page_of(name: str, item: serializers.Serializer) -> serializers.Serializer:
@@ -78,6 +89,12 @@ def body(serializer_class: type[serializers.Serializer], request: Request) -> di
 
 class WarehouseView(InboundAuditMixin, APIView):
     allowed_roles: dict[str, set[str]] = {}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication and the role check answer first
+        for name, (pattern, not_found) in PATH_IDS.items():
+            if name in kwargs and not pattern.fullmatch(kwargs[name]):
+                raise not_found(kwargs[name])
 
     @property
     def principal(self) -> Principal:
@@ -165,7 +182,8 @@ class StockMovementView(WarehouseView):
         description=(
             "`load` and `unload` are the base's (admin, 1c); `sale` and `return_in` the courier's own. "
             "One movement per SKU, all or nothing. A sale or unload of more than the courier holds is 409 and "
-            "changes nothing. An `unload` without `items` takes back everything the courier holds (end of shift, "
+            "changes nothing, as is a `load` or `return_in` that would leave more than 1 000 000 000 of one SKU "
+            "in a compartment. An `unload` without `items` takes back everything the courier holds (end of shift, "
             f"WW-12). {roles_description(allowed_roles, 'POST')}"
         ),
         parameters=[COURIER_ID, *WRITE_PARAMETERS],

@@ -21,12 +21,14 @@ from integrations.outbox.inbound import inbound_webhook_receive
 from integrations.outbox.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid, timestamp_fresh
 from integrations.services import integration_log_write
 from mastermobile.api.errors import ProblemError
+from mastermobile.api.parsers import nul_paths
 from mastermobile.api.schema import problem_responses
 from mastermobile.observability.context import current_request_id
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_SCHEME = f'HMAC-SHA256 header="{SIGNATURE_HEADER}"'
+NUL_MESSAGE = "Contains a NUL character (\\u0000); leave it out."
 
 ReceiptSerializer = inline_serializer(
     "TaskEventReceipt",
@@ -72,7 +74,8 @@ class TaskEventWebhookView(APIView):
                 422,
                 d401="Missing or wrong signature, a timestamp more than 5 minutes away, "
                 "or B24_INBOUND_WEBHOOK_SECRET not configured (the endpoint is off).",
-                d422="The body is not a JSON object with a non-empty string event_id.",
+                d422="The body is not a JSON object with a non-empty string event_id, "
+                "or a string or key of it holds a NUL character (\\u0000).",
             ),
         },
     )
@@ -106,6 +109,14 @@ def _payload(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except ValueError:
         raise ProblemError("bad-request", "The body is not valid JSON.") from None
+    # The event is kept whole as jsonb, which cannot hold a NUL character anywhere (a 500 on PostgreSQL).
+    unstorable = nul_paths(payload)
+    if unstorable:
+        raise ProblemError(
+            "validation",
+            f"A NUL character cannot be stored: {', '.join(unstorable) or 'the body'}.",
+            errors=[{"field": path, "message": NUL_MESSAGE} for path in unstorable],
+        )
     event_id = payload.get("event_id") if isinstance(payload, dict) else None
     if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 128:
         raise ProblemError(

@@ -30,6 +30,7 @@ MAX_DEPTH = 64
 _STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]++")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL = re.compile("\x00")
 SURROGATE_MESSAGE = "Contains a lone UTF-16 surrogate; send valid Unicode text."
 
 
@@ -72,15 +73,28 @@ def surrogate_paths(value: Any, path: str = "") -> list[str]:
     The paths themselves show a bad key with escapes (``\\ud800``) so that the
     error response can be encoded.
     """
+    return _paths_matching(value, _SURROGATE, path)
+
+
+def nul_paths(value: Any, path: str = "") -> list[str]:
+    """Paths, as :func:`surrogate_paths` gives them, of strings and keys holding a NUL character.
+
+    Valid JSON, but PostgreSQL stores NUL in neither text nor ``jsonb``: a body
+    kept whole (an inbound webhook's) is refused when this finds anything.
+    """
+    return _paths_matching(value, _NUL, path)
+
+
+def _paths_matching(value: Any, pattern: re.Pattern[str], path: str) -> list[str]:
     if isinstance(value, str):
-        return [path] if _SURROGATE.search(value) else []
+        return [path] if pattern.search(value) else []
     found: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
             name = key.encode("utf-8", "backslashreplace").decode("utf-8")
             child = f"{path}.{name}" if path else name
-            found.extend([child] if name != key else surrogate_paths(item, child))
+            found.extend([child] if pattern.search(key) else _paths_matching(item, pattern, child))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.extend(surrogate_paths(item, f"{path}[{index}]"))
+            found.extend(_paths_matching(item, pattern, f"{path}[{index}]"))
     return found

@@ -6,7 +6,7 @@ import pytest
 
 from couriers import services
 from couriers.exceptions import InsufficientStock
-from couriers.models import CourierStock, StockMovement
+from couriers.models import MAX_HELD, CourierStock, StockMovement
 from tests.couriers.conftest import send
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +126,21 @@ def test_movements_for_an_unknown_courier_are_404(onec):
     )
 
     assert response.status_code == 404
+
+
+def test_a_load_beyond_what_a_compartment_may_hold_is_409_and_changes_nothing(onec, courier):
+    # Past PostgreSQL's integer the UPDATE used to fail with "integer out of range", a 500 (SQLite stored it).
+    load(LCD=1, FILM=1)
+    CourierStock.objects.filter(sku="LCD").update(qty=MAX_HELD - 5)
+
+    response = send(
+        onec,
+        "post",
+        "/couriers/courier-001/stock/movements",
+        {"kind": "load", "items": [{"sku": "FILM", "qty": 1}, {"sku": "LCD", "qty": 6}]},
+    )
+
+    assert response.status_code == 409, response.content
+    assert response.json()["errors"][0]["field"] == "items"
+    assert held() == {"LCD": (MAX_HELD - 5, 0), "FILM": (1, 0)}
+    assert StockMovement.objects.filter(kind="load").count() == 2

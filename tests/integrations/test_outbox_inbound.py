@@ -90,6 +90,15 @@ def test_a_body_without_event_id_is_422(api_client):
     assert response.json()["errors"][0]["field"] == "event_id"
 
 
+def test_a_nul_character_anywhere_in_the_event_is_422_naming_where_and_stores_nothing(api_client):
+    # Stored as jsonb, which refuses NUL: this used to be a 500 on PostgreSQL (SQLite kept it).
+    response = post(api_client, {"event_id": "evt-1", "task": {"title": "a\u0000b", "ta\u0000g": 1}})
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["task.title", "task.ta\u0000g"]
+    assert not InboundWebhookEvent.objects.exists()
+
+
 def test_without_a_configured_secret_every_call_is_refused(api_client, settings):
     settings.APP_CONFIG = dataclasses.replace(django_settings.APP_CONFIG, b24_inbound_webhook_secret="")
 

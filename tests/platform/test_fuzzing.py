@@ -1,8 +1,12 @@
 """schemathesis against a live server: no input gives a 5xx or an answer the OpenAPI schema does not allow.
 
-The app runs as in production (gunicorn, two workers, DEBUG off) on a
-throw-away SQLite file with the demo data of ``seed_demo``.  schemathesis
-reads ``/api/schema/`` and runs its coverage, fuzzing and stateful phases over
+The app runs as in production (gunicorn, two workers, DEBUG off) with the demo
+data of ``seed_demo`` on a throw-away database of the suite's kind: a SQLite
+file, or, when the run's ``DATABASE_URL`` is PostgreSQL, a database named after
+the run's with ``_fuzz`` appended, created here and dropped afterwards, failed
+or not (``tests.processes.scratch_database``).  PostgreSQL refuses what SQLite
+stores: text beyond ``max_length``, NUL characters, integers beyond ``integer``.
+schemathesis reads ``/api/schema/`` and runs its coverage, fuzzing and stateful phases over
 every operation with every check (but ``use_after_free``, see :func:`fuzz_config`),
 sending real JWTs from ``issue_token`` and taking turns between the three roles.  Failures are reported one line each
 (operation, check, status, cause, how to reproduce); the cause of a 5xx comes
@@ -33,7 +37,7 @@ import schemathesis
 from django.conf import settings
 from schemathesis.engine import events, from_schema
 
-from tests.processes import GUNICORN, free_port, http_get, manage, process_env
+from tests.processes import GUNICORN, free_port, http_get, manage, process_env, scratch_database
 
 pytestmark = pytest.mark.slow
 
@@ -106,11 +110,17 @@ def exception_line(traceback: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_server(tmp_path_factory) -> Iterator[AppServer]:
+def database_url(tmp_path_factory, django_db_setup) -> Iterator[str]:
+    with scratch_database("fuzz", tmp_path_factory.mktemp("fuzz-database")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory, database_url) -> Iterator[AppServer]:
     directory = tmp_path_factory.mktemp("fuzz")
     port = free_port()
     env = process_env(
-        DATABASE_URL=f"sqlite:///{directory / 'fuzz.sqlite3'}",
+        DATABASE_URL=database_url,
         JWT_SECRET=JWT_SECRET,
         DJANGO_DEBUG="false",
         LOG_FORMAT="json",
