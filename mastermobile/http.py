@@ -1,12 +1,16 @@
-"""HTTP helpers Django does not ship: the caller's address, byte ranges over any file-like object (RFC 9110 §14)."""
+"""HTTP helpers Django does not ship: the caller's address, byte ranges over any file-like object (RFC 9110 §14),
+and the refusal of paths no resource can have.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+
+from mastermobile.api.errors import problem_response
 
 CHUNK_BYTES = 64 * 1024
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -21,6 +25,27 @@ def client_address(request: HttpRequest) -> str | None:
     login throttling and the metrics allow-list count it as one client.
     """
     return request.META.get("REMOTE_ADDR") or None
+
+
+class NulInPathMiddleware:
+    """A path with a NUL character (``%00``) names nothing: 404 before any view asks the database.
+
+    Every id in a URL ends up as a query parameter, and PostgreSQL refuses a
+    NUL character in text outright (a ``DataError``, so a 500 — the admin's
+    change, history and delete pages of text primary keys included), where
+    SQLite just finds no row.  The API answers problem+json, everything else
+    Django's 404 page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            if request.path.startswith("/api/"):
+                return problem_response("not-found", "No resource has a NUL character (%00) in its path.")
+            raise Http404("No resource has a NUL character in its path.")
+        return self.get_response(request)
 
 
 class _Unsatisfiable(Exception):

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     # HTTP metrics are ours (route-template labels, PLAT-53); django-prometheus keeps the database ones.
     "mastermobile.observability.middleware.RequestIdMiddleware",
     "mastermobile.observability.middleware.HttpMetricsMiddleware",
+    "mastermobile.http.NulInPathMiddleware",
     "mastermobile.api.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,0 +1,32 @@
+"""A NUL character in a URL path is 404, never a 500: PostgreSQL refuses NUL in any text it is asked about."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+# Admin pages of models whose primary key is text (an order's 1C id, a courier's id), and of a UUID key.
+ADMIN_PATHS = [
+    "/admin/couriers/order/%00/change/",
+    "/admin/couriers/order/A%00B/history/",
+    "/admin/couriers/order/%00/delete/",
+    "/admin/returns/courier/%00/change/",
+    "/admin/returns/courier/c%00/history/",
+    "/admin/returns/return/%00/change/",
+]
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_an_admin_page_for_an_id_with_a_nul_character_is_404(admin_client, path):
+    response = admin_client.get(path)
+
+    assert response.status_code == 404
+
+
+def test_an_api_path_with_a_nul_character_is_a_404_problem(client_for):
+    response = client_for("admin").get("/api/v1/returns/%00")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/not-found")
