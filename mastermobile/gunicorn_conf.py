@@ -9,6 +9,10 @@ numbers in request lines, query strings and referrers.
 import os
 
 accesslog = "-"
+# gunicorn's most (default 4094): a KMP4 cursor may be 512 characters (the schema's maxLength), which
+# percent-encoded as UTF-8 is up to 6 KB of request line; below this the client gets gunicorn's 414,
+# not the API's answer.
+limit_request_line = 8190
 logger_class = "mastermobile.observability.access_log.MaskingLogger"
 graceful_timeout = 20
 

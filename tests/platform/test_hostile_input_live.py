@@ -121,6 +121,16 @@ def test_a_write_to_a_path_with_a_nul_is_404(server):
     assert status == 404
 
 
+def test_the_longest_cursor_the_schema_allows_reaches_the_api_whatever_its_characters(server):
+    # 512 four-byte characters, 6 KB percent-encoded: over gunicorn's default request-line limit.
+    status, problem = call(
+        server, "GET", "/api/v1/ww/export/kmp4?cursor=" + "%F0%9F%93%A6" * 512, bearer=token("1c", "1c-main")
+    )
+
+    assert status == 400
+    assert problem is not None and fields(problem) == ["cursor"]
+
+
 def test_a_call_export_with_an_unknown_field_is_422_naming_it(server):
     body = {"period_from": "0070-01-01T00:00:00Z", "period_to": "2026-01-01T00:00:00Z", "junk": 1}
 
