@@ -1,5 +1,5 @@
 """HTTP helpers Django does not ship: the caller's address, byte ranges over any file-like object (RFC 9110 §14),
-and the refusal of paths no resource can have.
+and the refusal of paths no page can have.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 from typing import IO
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-
-from mastermobile.api.errors import problem_response
 
 CHUNK_BYTES = 64 * 1024
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -28,23 +26,22 @@ def client_address(request: HttpRequest) -> str | None:
 
 
 class NulInPathMiddleware:
-    """A path with a NUL character (``%00``) names nothing: 404 before any view asks the database.
+    """Outside the API, a path with a NUL character (``%00``) names nothing: 404 before any view.
 
     Every id in a URL ends up as a query parameter, and PostgreSQL refuses a
-    NUL character in text outright (a ``DataError``, so a 500 — the admin's
-    change, history and delete pages of text primary keys included), where
-    SQLite just finds no row.  The API answers problem+json, everything else
-    Django's 404 page.
+    NUL character in text outright (a ``DataError``, so a 500: the admin's
+    change, history and delete pages of text primary keys), where SQLite just
+    finds no row.  The API's views check their path ids themselves, after
+    authentication (UUIDs, ``couriers.api.views.WarehouseView``), so that a
+    caller without a valid token still gets 401 first.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if "\x00" in request.path:
-            if request.path.startswith("/api/"):
-                return problem_response("not-found", "No resource has a NUL character (%00) in its path.")
-            raise Http404("No resource has a NUL character in its path.")
+        if "\x00" in request.path and not request.path.startswith("/api/"):
+            raise Http404("No page has a NUL character in its path.")
         return self.get_response(request)
 
 

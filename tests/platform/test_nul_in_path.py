@@ -1,4 +1,7 @@
-"""A NUL character in a URL path is 404, never a 500: PostgreSQL refuses NUL in any text it is asked about."""
+"""A NUL character in a URL path is 404, never a 500: PostgreSQL refuses NUL in any text it is asked about.
+
+The API's own path checks are in tests/couriers/test_path_ids.py and the returns tests.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +27,8 @@ def test_an_admin_page_for_an_id_with_a_nul_character_is_404(admin_client, path)
     assert response.status_code == 404
 
 
-def test_an_api_path_with_a_nul_character_is_a_404_problem(client_for):
-    response = client_for("admin").get("/api/v1/returns/%00")
+def test_an_api_path_with_a_nul_character_still_asks_for_a_token_first(api_client):
+    response = api_client.get("/api/v1/ww/orders/UT%00-1")
 
-    assert response.status_code == 404
+    assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["type"].endswith("/not-found")
