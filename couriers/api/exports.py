@@ -15,6 +15,7 @@ from couriers.api.serializers import DeliveryReportQuerySerializer, Kmp4QuerySer
 from couriers.api.views import MANAGERS, TAG, WarehouseView, query
 from couriers.exports import delivery_csv, report_item
 from couriers.models import KMP4_STATUS_CODES
+from mastermobile.api import datetimes
 from mastermobile.api.permissions import roles_description
 from mastermobile.api.schema import problem_responses
 
@@ -131,7 +132,11 @@ class Kmp4ExportView(WarehouseView):
             f"{roles_description(allowed_roles, 'GET')}"
         ),
         parameters=[
-            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description="Inclusive; ignored with `cursor`."),
+            OpenApiParameter(
+                "updated_since",
+                datetimes.QUERY_SCHEMA,
+                description="Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00); ignored with `cursor`.",
+            ),
             OpenApiParameter("cursor", {"type": "string", "maxLength": 512}),
             OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}),
         ],

@@ -24,6 +24,7 @@ from couriers import selectors, services
 from couriers.api import serializers as io
 from couriers.exceptions import CourierNotFound, OrderNotFound
 from couriers.models import ORDER_ID_PATTERN, OrderStatus
+from mastermobile.api import datetimes
 from mastermobile.api.audit import InboundAuditMixin
 from mastermobile.api.authentication import Principal, request_principal
 from mastermobile.api.errors import BadQueryParameter
@@ -48,6 +49,7 @@ REPLAYED = OpenApiParameter(
     description="`true` when this is the stored response of an earlier request with the same Idempotency-Key.",
 )
 WRITE_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED]
+DATE_TIME_PARAMETER = "Inclusive; RFC 3339 with a UTC offset (Z or ±hh:mm, at most ±14:00)."
 # Path ids no row can have (the models' check constraints hold these patterns) name nothing: 404 before any
 # query.  Asking the database instead is not harmless: PostgreSQL refuses a NUL character in a text
 # parameter outright (DataError, a 500), where SQLite finds no row.
@@ -227,8 +229,8 @@ class OrderListView(WarehouseView):
             OpenApiParameter(
                 "q", {"type": "string", "maxLength": 100}, description="Part of the id, title or customer."
             ),
-            OpenApiParameter("created_from", OpenApiTypes.DATETIME, description="Inclusive; RFC 3339 with an offset."),
-            OpenApiParameter("created_to", OpenApiTypes.DATETIME, description="Inclusive; RFC 3339 with an offset."),
+            OpenApiParameter("created_from", datetimes.QUERY_SCHEMA, description=DATE_TIME_PARAMETER),
+            OpenApiParameter("created_to", datetimes.QUERY_SCHEMA, description=DATE_TIME_PARAMETER),
         ],
         responses={200: page_of("WWOrderPage", io.OrderSerializer(many=True)), **problem_responses(400, 401, 403)},
         tags=TAG,
