@@ -24,7 +24,7 @@ from integrations.llm.errors import (
     ChatUnexpectedAnswer,
     ChatUnreachable,
 )
-from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, retry_after_seconds
+from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, provider_text, retry_after_seconds
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,10 @@ class ChatClient(OpenAICompatibleClient):
             )
         choices = getattr(answer, "choices", None) or []
         text = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
-        if not isinstance(text, str) or not text.strip():
+        text = provider_text(text) if isinstance(text, str) else None
+        if not text:
             raise ChatUnexpectedAnswer("chat model answered without a message", request_id=request_id)
-        return ChatAnswer(text=text.strip(), model=getattr(answer, "model", None) or self.model, request_id=request_id)
+        return ChatAnswer(text=text, model=getattr(answer, "model", None) or self.model, request_id=request_id)
 
     def _translated(self, error: openai.OpenAIError) -> ChatError:
         if isinstance(error, openai.APITimeoutError):

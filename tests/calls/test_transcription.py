@@ -21,7 +21,9 @@ from calls.models import (
     Transcript,
     TranscriptionJob,
 )
+from integrations.openai_sdk import provider_text
 from tests.fakes.audio import silence, tone, wav
+from tests.fakes.openai import KnownTranscript
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -181,6 +183,21 @@ def test_a_silent_recording_ends_no_speech_at_zero_cost_and_nothing_is_sent(stor
     assert record.transcription_cost == 0 and not Transcript.objects.exists()
     # Whisper would have invented "Продолжение следует..." for it.
     assert fake_openai.transcriptions() == []
+
+
+def test_a_nul_character_in_the_providers_text_is_dropped_and_the_job_succeeds(stored, fake_openai):
+    # PostgreSQL cannot store NUL in text: the result used to fail to save on every attempt.
+    fake_openai.transcripts["тон 440"] = KnownTranscript("Алло\x00, добрый день", "ru")
+    job = stored(wav(tone(440, 1.0)))
+
+    assert transcription.job_run(str(job.pk)).status == "succeeded"
+
+    assert Transcript.objects.get().text_full == "Алло, добрый день"
+    assert CallRecord.objects.get(pk=job.call_record_id).text_preview == "Алло, добрый день"
+
+
+def test_a_lone_surrogate_in_a_providers_text_becomes_the_replacement_character():
+    assert provider_text(" Алло\ud800 день\x00 ") == "Алло\ufffd день"
 
 
 def test_a_stereo_call_becomes_a_dialogue_with_speaker_labels(stored, fake_openai):
