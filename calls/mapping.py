@@ -12,6 +12,8 @@ from django.db import models
 
 from calls.models import CallDirection, CallRecord
 from integrations.bitrix24 import recording_url_of
+from integrations.services import storable
+from integrations.text import clean_text
 from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def _column_limit(name: str) -> int:
 
 def normalise_number(value: Any) -> str:
     """E.164 where the digits allow it; extensions stay as they are; missing → ``unknown``."""
-    raw = str(value or "").strip()
+    raw = clean_text(str(value or ""))
     if not raw:
         return UNKNOWN_NUMBER
     digits = re.sub(r"\D", "", raw)
@@ -102,18 +104,22 @@ def record_fields(item: dict[str, Any]) -> dict[str, Any]:
     record_id = item.get("RECORD_FILE_ID")
     employee = item.get("PORTAL_USER_ID")
     return {
-        "call_id": fit(str(item.get("CALL_ID") or item.get("ID") or "").strip(), _column_limit("call_id")),
+        "call_id": fit(clean_text(str(item.get("CALL_ID") or item.get("ID") or "")), _column_limit("call_id")),
         "record_id": (
-            fit(str(record_id).strip(), _column_limit("record_id")) if record_id not in (None, "", 0, "0") else None
+            fit(clean_text(str(record_id)), _column_limit("record_id")) if record_id not in (None, "", 0, "0") else None
         ),
         "direction": direction,
         "from_number": fit(from_number, _column_limit("from_number")),
         "to_number": fit(to_number, _column_limit("to_number")),
-        "employee_id": fit(str(employee).strip(), _column_limit("employee_id")) if employee not in (None, "") else None,
+        "employee_id": (
+            fit(clean_text(str(employee)), _column_limit("employee_id")) if employee not in (None, "") else None
+        ),
         "call_started_at": parse_started_at(item.get("CALL_START_DATE")),
         "duration_sec": listed_duration_sec(item),
-        "recording_url": recording_url_of(item),
+        "recording_url": clean_text(recording_url_of(item) or "") or None,
         # The item as Bitrix24 sent it, for reading in the admin; its recording URL's access key stays only in
-        # ``recording_url``, which the download needs.
-        "raw_payload": {key: masked_url(value) if isinstance(value, str) else value for key, value in item.items()},
+        # ``recording_url``, which the download needs.  What jsonb cannot hold (NUL) is written as its escape.
+        "raw_payload": storable(
+            {key: masked_url(value) if isinstance(value, str) else value for key, value in item.items()}
+        ),
     }

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import ssl
 from typing import Any
 
@@ -33,16 +32,6 @@ CONNECT_TIMEOUT_S = 10.0
 MESSAGE_LIMIT = 300
 # STT-06: throttling, conflicts, request timeouts and server errors may pass on their own.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
-
-
-# In a provider's text: NUL, which PostgreSQL cannot store in text (a job's result would fail to
-# save on every attempt), and lone surrogates, which UTF-8 cannot encode (nor a transcript file).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def provider_text(text: str) -> str:
-    """A transcript's or a chat answer's ``text`` without NUL characters, lone surrogates as U+FFFD; trimmed."""
-    return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text).strip()
 
 
 def status_is_retryable(status_code: int) -> bool:

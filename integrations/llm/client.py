@@ -24,7 +24,8 @@ from integrations.llm.errors import (
     ChatUnexpectedAnswer,
     ChatUnreachable,
 )
-from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, provider_text, retry_after_seconds
+from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, retry_after_seconds
+from integrations.text import clean_text
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class ChatClient(OpenAICompatibleClient):
             )
         choices = getattr(answer, "choices", None) or []
         text = getattr(getattr(choices[0], "message", None), "content", None) if choices else None
-        text = provider_text(text) if isinstance(text, str) else None
+        text = clean_text(text) if isinstance(text, str) else None
         if not text:
             raise ChatUnexpectedAnswer("chat model answered without a message", request_id=request_id)
         return ChatAnswer(text=text, model=getattr(answer, "model", None) or self.model, request_id=request_id)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import openai
 
-from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, provider_text, retry_after_seconds
+from integrations.openai_sdk import MESSAGE_LIMIT, OpenAICompatibleClient, retry_after_seconds
 from integrations.stt.errors import (
     FileTooLarge,
     ProviderHTTPError,
@@ -34,6 +34,7 @@ from integrations.stt.errors import (
     UnsupportedFormat,
 )
 from integrations.stt.languages import iso_639_1
+from integrations.text import clean_text
 from mastermobile.observability.logging import masked_url
 
 logger = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ def _rejects_response_format(error: openai.OpenAIError) -> bool:
 
 def _parsed(answer: Any, response_format: str, request_id: str | None) -> ChunkTranscript:
     if isinstance(answer, str):
-        return ChunkTranscript(provider_text(answer), None, None, (), response_format, request_id)
+        return ChunkTranscript(clean_text(answer), None, None, (), response_format, request_id)
     text = getattr(answer, "text", None)
     if not isinstance(text, str):
         raise UnexpectedAnswer(f"STT provider answered without text ({type(answer).__name__})", request_id=request_id)
@@ -203,13 +204,13 @@ def _parsed(answer: Any, response_format: str, request_id: str | None) -> ChunkT
         TranscribedSegment(
             float(getattr(segment, "start", 0) or 0),
             float(getattr(segment, "end", 0) or 0),
-            provider_text(segment.text),
+            clean_text(segment.text),
         )
         for segment in getattr(answer, "segments", None) or []
-        if provider_text(getattr(segment, "text", "") or "")
+        if clean_text(getattr(segment, "text", "") or "")
     )
     return ChunkTranscript(
-        text=provider_text(text),
+        text=clean_text(text),
         language=language,
         duration_seconds=float(duration) if duration is not None else None,
         segments=segments,

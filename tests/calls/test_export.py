@@ -122,6 +122,23 @@ def test_values_longer_than_their_columns_stay_distinct_and_the_run_completes(b2
     assert storages["default"].open(first.storage_path).read() == wav_bytes(0)
 
 
+def test_a_nul_character_anywhere_in_a_listed_call_is_dropped_from_its_columns_and_escaped_in_its_item(
+    b24_config, fake_b24
+):
+    # PostgreSQL stores NUL neither in text nor in jsonb: the listing's page used to fail, and the run with it.
+    fake_b24.items[0].update(
+        CALL_ID="externalCall.\x00000001", PHONE_NUMBER="+7916\x001234567", PORTAL_USER_ID="10\x000", COMMENT="a\x00b"
+    )
+
+    export()
+
+    assert only_run().status == CallExportStatus.COMPLETED
+    record = CallRecord.objects.get(call_id="externalCall.000001")
+    assert (record.to_number, record.employee_id) == ("+79161234567", "100")
+    assert record.raw_payload["COMMENT"] == "a\\u0000b"
+    assert record.storage_path  # its recording was downloaded as any other
+
+
 def test_progress_is_printed_as_plain_lines_when_not_a_terminal(b24_config, fake_b24):
     output = export()
 

@@ -21,7 +21,7 @@ from calls.models import (
     Transcript,
     TranscriptionJob,
 )
-from integrations.openai_sdk import provider_text
+from integrations.text import clean_text
 from tests.fakes.audio import silence, tone, wav
 from tests.fakes.openai import KnownTranscript
 
@@ -197,7 +197,7 @@ def test_a_nul_character_in_the_providers_text_is_dropped_and_the_job_succeeds(s
 
 
 def test_a_lone_surrogate_in_a_providers_text_becomes_the_replacement_character():
-    assert provider_text(" Алло\ud800 день\x00 ") == "Алло\ufffd день"
+    assert clean_text(" Алло\ud800 день\x00 ") == "Алло\ufffd день"
 
 
 def test_a_stereo_call_becomes_a_dialogue_with_speaker_labels(stored, fake_openai):
