@@ -39,8 +39,8 @@ from integrations.bitrix24 import (
     RequestContext,
     client_from_config,
 )
+from integrations.services import masked_message
 from integrations.stt import AudioConversionFailed, AudioInfo, probe
-from mastermobile.observability.logging import Redactor
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ class DownloadOutcome:
 
 
 def _mask(text: str) -> str:
-    config = settings.APP_CONFIG
-    return Redactor(config.secrets, mask_pii=config.pii_masking_enabled).text(text)[:2000]
+    return masked_message(text, limit=2000)
 
 
 def records_to_download(run: CallExport) -> Any:

@@ -45,6 +45,7 @@ from calls.storage import default_storage, save_text, transcript_key
 from calls.transcription_queue import JobOutcome, claim, engine_for, jobs_ready
 from calls.transcripts import text_preview, transcript_file
 from integrations.circuitbreaker import OPEN_FOR
+from integrations.services import masked_message
 from integrations.stt import (
     STUB_ENGINE,
     DurationLimitExceeded,
@@ -57,7 +58,6 @@ from integrations.stt import (
     transcribe_recording,
     transcriber_for_engine,
 )
-from mastermobile.observability.logging import Redactor
 from mastermobile.observability.metrics import (
     CALL_EXPORT_COST,
     CALL_EXPORT_RETRY,
@@ -178,8 +178,7 @@ SUPERSEDED = JobOutcome(J.RUNNING, "superseded", worked=False)
 
 
 def _mask(text: str) -> str:
-    config = settings.APP_CONFIG
-    return Redactor(config.secrets, mask_pii=config.pii_masking_enabled).text(text)[:MESSAGE_LIMIT]
+    return masked_message(text, limit=MESSAGE_LIMIT)
 
 
 def _finish_succeeded(

@@ -27,6 +27,13 @@ def storable_text(value: str) -> str:
     return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
 
 
+def masked_message(text: str, *, limit: int) -> str:
+    """An error message fit for a text column: secrets (and personal data when masking is on) masked,
+    NUL and lone surrogates escaped (PostgreSQL would refuse the row), cut to ``limit`` characters.
+    """
+    return storable_text(_redactor().text(text))[:limit]
+
+
 def storable(value: Any) -> Any:
     """``value`` as JSON types only, every string and key :func:`storable_text`, NaN and infinities as text.
 

@@ -11,8 +11,9 @@ import logging
 
 import pytest
 
+from calls.models import TranscriptionJob
 from integrations.models import IntegrationLog
-from integrations.services import integration_log_write
+from integrations.services import integration_log_write, masked_message
 from tests.returns.conftest import URL, VALID_BODY, new_key, send
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,14 @@ def test_a_write_to_a_path_with_unstorable_text_is_404_and_logged(admin_api, pat
     row = IntegrationLog.objects.get()
     assert "\x00" not in row.endpoint and "\x00" not in (row.resource_ref or "")
     assert row.resource_ref is not None and len(row.resource_ref) <= 128
+
+
+def test_an_error_message_with_a_nul_and_a_secret_can_be_stored_on_a_job(settings):
+    # A provider's error text is kept on the job and its record; PostgreSQL refuses NUL in text.
+    secret = settings.APP_CONFIG.jwt_secret
+    message = masked_message(f"upstream said \x00 {secret} \ud800" + "x" * 3000, limit=2000)
+    job = TranscriptionJob.objects.create(call_id="c1", engine="stub", dedup_key="c1|nul", last_error_message=message)
+
+    stored = TranscriptionJob.objects.get(pk=job.pk).last_error_message
+    assert stored.startswith("upstream said \\u0000 *** \\ud800xxx")
+    assert len(stored) == 2000 and secret not in stored
