@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from django.conf import settings
 
 from integrations.models import REQUEST_BODY_LIMIT, IntegrationLog
+from integrations.text import UNSTORABLE
 from mastermobile.observability.logging import Redactor
 
 
@@ -18,13 +18,9 @@ def _redactor() -> Redactor:
     return Redactor(config.secrets, mask_pii=config.pii_masking_enabled)
 
 
-# What PostgreSQL cannot store (NUL in text and jsonb) and UTF-8 cannot encode (lone surrogates).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def storable_text(value: str) -> str:
     """``value`` with NUL and lone surrogates written as their JSON escapes (``\\u0000``), as plain text."""
-    return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
+    return UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", value)
 
 
 def masked_message(text: str, *, limit: int) -> str:

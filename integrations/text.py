@@ -6,7 +6,7 @@ import re
 
 # NUL, which PostgreSQL cannot store in text or jsonb (a row with it fails to save, on every
 # retry), and lone surrogates, which UTF-8 cannot encode (nor a file written from the text).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
@@ -16,4 +16,4 @@ def clean_text(text: str) -> str:
     the record use :func:`integrations.services.storable` instead, which
     writes them as visible escapes.
     """
-    return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text).strip()
+    return UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text).strip()
