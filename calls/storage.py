@@ -82,11 +82,11 @@ def sanitise(value: str) -> str:
     A result longer than :data:`SANITISED_MAX_LENGTH` keeps its head and a
     hash of the original, so that distinct ids keep distinct file names.
     """
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     cleaned = _UNSAFE.sub("-", value).strip("-_")
-    if len(cleaned) > SANITISED_MAX_LENGTH:
-        return f"{cleaned[: SANITISED_MAX_LENGTH - 17]}-{digest[:16]}"
-    return cleaned or digest
+    if cleaned and len(cleaned) <= SANITISED_MAX_LENGTH:
+        return cleaned
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{cleaned[: SANITISED_MAX_LENGTH - 17]}-{digest[:16]}" if cleaned else digest
 
 
 def _suffix(call_id: str, record_id: str | None, recording_url: str | None) -> str:
